@@ -1,0 +1,51 @@
+#include "core/counters.hpp"
+
+#include <numeric>
+
+namespace spikesim {
+
+std::string_view dense_op_name(DenseOp op) {
+  switch (op) {
+    case DenseOp::mac: return "mac";
+    case DenseOp::add: return "add";
+    case DenseOp::mul: return "mul";
+    case DenseOp::div: return "div";
+    case DenseOp::exp: return "exp";
+    case DenseOp::sqrt: return "sqrt";
+    case DenseOp::compare: return "compare";
+    case DenseOp::count_: break;
+  }
+  return "?";
+}
+
+std::uint64_t DenseOpCounts::total() const { return std::accumulate(n.begin(), n.end(), std::uint64_t{0}); }
+
+DenseOpCounts& DenseOpCounts::operator+=(const DenseOpCounts& o) {
+  for (std::size_t k = 0; k < n.size(); ++k) n[k] += o.n[k];
+  return *this;
+}
+
+OpCounts& OpCounts::operator+=(const OpCounts& o) {
+  neurons += o.neurons;
+  membrane_updates += o.membrane_updates;
+  spikes += o.spikes;
+  amplitude_sum += o.amplitude_sum;
+  synaptic_events += o.synaptic_events;
+  amplitude_acs += o.amplitude_acs;
+  shift_add_acs += o.shift_add_acs;
+  effective_acs += o.effective_acs;
+  effective_macs += o.effective_macs;
+  weight_bytes += o.weight_bytes;
+  neuron_tokens += o.neuron_tokens;
+  dense += o.dense;
+  return *this;
+}
+
+void NeuronCounters::resize(std::size_t n) {
+  membrane_updates.assign(n, 0);
+  spikes.assign(n, 0);
+  amplitude_sum.assign(n, 0);
+  synaptic_events.assign(n, 0);
+}
+
+}  // namespace spikesim

@@ -1,0 +1,73 @@
+#pragma once
+// Operation accounting (DESIGN.md §3).
+//
+// NeuronCounters hold one entry per neuron of a population; OpCounts are the
+// totals of a population, a stage, a layer or a run. Both conventions of §3
+// are kept side by side:
+//   - spikesim's own: every amplitude unit on one synapse is one accumulate
+//     (`amplitude_acs`), or ceil(log2(|s|+1)) shift-adds (`shift_add_acs`);
+//   - NeuroBench/syops: an event of amplitude ±1 is an AC per synapse
+//     (`effective_acs`), any other amplitude is a MAC (`effective_macs`).
+// Dense units (norms, softmax, RoPE, SiLU, residual adds, embedding lookup,
+// readout corrections) are counted by kind in `dense`.
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace spikesim {
+
+enum class DenseOp : std::uint8_t { mac, add, mul, div, exp, sqrt, compare, count_ };
+inline constexpr std::size_t kDenseOpKinds = static_cast<std::size_t>(DenseOp::count_);
+std::string_view dense_op_name(DenseOp op);
+
+struct DenseOpCounts {
+  std::array<std::uint64_t, kDenseOpKinds> n{};
+  void add(DenseOp op, std::uint64_t count) { n[static_cast<std::size_t>(op)] += count; }
+  [[nodiscard]] std::uint64_t operator[](DenseOp op) const { return n[static_cast<std::size_t>(op)]; }
+  [[nodiscard]] std::uint64_t total() const;
+  DenseOpCounts& operator+=(const DenseOpCounts& o);
+};
+
+// Totals of one population, stage, layer or run.
+struct OpCounts {
+  std::uint64_t neurons = 0;            // neurons (static size, summed over populations)
+  std::uint64_t membrane_updates = 0;   // injections + clocked steps of each neuron
+  std::uint64_t spikes = 0;             // events emitted (amplitude != 0)
+  std::uint64_t amplitude_sum = 0;      // sum of |amplitude| over events
+  std::uint64_t synaptic_events = 0;    // events x fan-out
+  std::uint64_t amplitude_acs = 0;      // sum of |amplitude| x fan-out
+  std::uint64_t shift_add_acs = 0;      // sum of ceil(log2(|amplitude|+1)) x fan-out
+  std::uint64_t effective_acs = 0;      // NeuroBench: binary (|s| = 1) events x fan-out
+  std::uint64_t effective_macs = 0;     // NeuroBench: multi-level events x fan-out
+  std::uint64_t weight_bytes = 0;       // weight bytes fetched by event delivery
+  std::uint64_t neuron_tokens = 0;      // neurons x tokens encoded (denominator of rates)
+  DenseOpCounts dense;                  // dense units and readout work
+
+  OpCounts& operator+=(const OpCounts& o);
+};
+
+// Per-neuron account of one population, accumulated over a run.
+struct NeuronCounters {
+  std::vector<std::uint64_t> membrane_updates;
+  std::vector<std::uint64_t> spikes;
+  std::vector<std::uint64_t> amplitude_sum;
+  std::vector<std::uint64_t> synaptic_events;
+
+  void resize(std::size_t n);
+  [[nodiscard]] std::size_t size() const { return spikes.size(); }
+};
+
+// Cost of a spike of amplitude |s| in the shift-add convention.
+inline std::uint32_t shift_add_cost(std::uint32_t magnitude) {
+  std::uint32_t bits = 0;
+  while (magnitude != 0) {
+    ++bits;
+    magnitude >>= 1;
+  }
+  return bits;  // == ceil(log2(magnitude + 1))
+}
+
+}  // namespace spikesim

@@ -1,0 +1,121 @@
+#include "core/energy_model.hpp"
+
+#include "core/error.hpp"
+
+namespace spikesim {
+namespace {
+
+struct Horowitz45 {
+  double add, mul;
+};
+
+// Horowitz, ISSCC 2014 (45 nm, 0.9 V).
+Horowitz45 horowitz(Precision p) {
+  switch (p) {
+    case Precision::fp32: return {0.9, 3.7};
+    case Precision::int32: return {0.1, 3.1};
+    case Precision::int8: return {0.03, 0.2};
+  }
+  return {0.9, 3.7};
+}
+
+// Horowitz, ISSCC 2014: 64-bit SRAM read (8 KiB) 10 pJ; DRAM 1.3-2.6 nJ per
+// 64-bit access (lower end used).
+double fetch_per_byte(MemoryLevel m) {
+  switch (m) {
+    case MemoryLevel::none: return 0.0;
+    case MemoryLevel::sram: return 10.0 / 8.0;
+    case MemoryLevel::dram: return 1300.0 / 8.0;
+  }
+  return 0.0;
+}
+
+double dense_units(const EnergyModel& m, const DenseOpCounts& d) {
+  return static_cast<double>(d[DenseOp::mac]) * m.mac_pj + static_cast<double>(d[DenseOp::add]) * m.add_pj +
+         static_cast<double>(d[DenseOp::mul]) * m.mul_pj + static_cast<double>(d[DenseOp::div]) * m.div_pj +
+         static_cast<double>(d[DenseOp::exp]) * m.exp_pj + static_cast<double>(d[DenseOp::sqrt]) * m.sqrt_pj +
+         static_cast<double>(d[DenseOp::compare]) * m.compare_pj;
+}
+
+double neuron_side(const EnergyModel& m, const OpCounts& c) {
+  return static_cast<double>(c.membrane_updates) * m.neuron_update_pj + static_cast<double>(c.spikes) * m.spike_pj;
+}
+
+}  // namespace
+
+EnergyModel EnergyModel::preset_named(std::string_view name, Precision precision, MemoryLevel memory) {
+  EnergyModel m;
+  m.preset = std::string(name);
+  m.precision = precision;
+  m.memory = memory;
+  const auto h = horowitz(precision);
+  m.add_pj = h.add;
+  m.mul_pj = h.mul;
+  m.div_pj = m.exp_pj = m.sqrt_pj = h.mul;  // assumption, see header
+  m.compare_pj = h.add;
+  m.ac_pj = h.add;
+  m.mac_pj = h.add + h.mul;
+  m.fetch_pj_per_byte = fetch_per_byte(memory);
+  if (name == "45nm") return m;
+  if (name == "loihi") {
+    // Davies et al., IEEE Micro 2018, Table 2.
+    m.ac_pj = 0.0;
+    m.synop_pj = 23.6;
+    m.neuron_update_pj = 52.0;
+    m.spike_pj = 1.7;
+    return m;
+  }
+  throw Error(ExitCode::config, fmt::format("energy.preset: unknown preset '{}' (expected 45nm or loihi)", name));
+}
+
+std::vector<std::string> EnergyModel::preset_names() { return {"45nm", "loihi"}; }
+
+EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c, AcConvention conv) {
+  EnergyBreakdown e;
+  const auto acs = conv == AcConvention::amplitude ? c.amplitude_acs : c.shift_add_acs;
+  e.synaptic_pj = static_cast<double>(acs) * m.ac_pj + static_cast<double>(c.synaptic_events) * m.synop_pj;
+  e.neuron_pj = neuron_side(m, c);
+  e.dense_pj = dense_units(m, c.dense);
+  e.memory_pj = static_cast<double>(c.weight_bytes) * m.fetch_pj_per_byte;
+  return e;
+}
+
+EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c) {
+  EnergyBreakdown e;
+  e.synaptic_pj = static_cast<double>(c.effective_acs) * m.ac_pj +
+                  static_cast<double>(c.effective_macs) * m.mac_pj +
+                  static_cast<double>(c.synaptic_events) * m.synop_pj;
+  e.neuron_pj = neuron_side(m, c);
+  e.dense_pj = dense_units(m, c.dense);
+  e.memory_pj = static_cast<double>(c.weight_bytes) * m.fetch_pj_per_byte;
+  return e;
+}
+
+EnergyBreakdown dense_energy(const EnergyModel& m, const OpCounts& c) {
+  EnergyBreakdown e;
+  // The dense network runs on a conventional datapath whatever the preset.
+  const auto h = EnergyModel::preset_named("45nm", m.precision, m.memory);
+  e.dense_pj = dense_units(h, c.dense);
+  e.memory_pj = static_cast<double>(c.weight_bytes) * m.fetch_pj_per_byte;
+  return e;
+}
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::int32: return "int32";
+    case Precision::int8: return "int8";
+  }
+  return "?";
+}
+
+std::string_view memory_level_name(MemoryLevel m) {
+  switch (m) {
+    case MemoryLevel::none: return "none";
+    case MemoryLevel::sram: return "sram";
+    case MemoryLevel::dram: return "dram";
+  }
+  return "?";
+}
+
+}  // namespace spikesim

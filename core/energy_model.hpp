@@ -1,0 +1,83 @@
+#pragma once
+// Energy model (DESIGN.md §3): picojoules per counted operation.
+//
+// Presets, each figure with its published source (also in docs/concepts/energy.md):
+//
+//  "45nm"  M. Horowitz, "Computing's energy problem (and what we can do about
+//          it)", ISSCC 2014, 45 nm CMOS, 0.9 V:
+//            fp32 add 0.9 pJ, fp32 mult 3.7 pJ, int32 add 0.1 pJ,
+//            int32 mult 3.1 pJ, int8 add 0.03 pJ, int8 mult 0.2 pJ;
+//            SRAM read (8 KiB array, 64 bit) 10 pJ, DRAM read (64 bit) 1.3-2.6 nJ.
+//          A MAC is mult + add (fp32: 4.6 pJ) and an AC is one add (fp32:
+//          0.9 pJ), the figures SNN papers (e.g. SpikeLLM, Spikformer) use.
+//  "loihi" M. Davies et al., "Loihi: A Neuromorphic Manycore Processor with
+//          On-Chip Learning", IEEE Micro 38(1), 2018, Table 2: energy per
+//          synaptic spike operation 23.6 pJ, per neuron update 52 pJ (active),
+//          per within-tile spike 1.7 pJ. Dense units still run on a
+//          conventional core and are priced with the 45nm table.
+//
+// Operations with no published per-op figure in these sources (div, exp,
+// sqrt) are priced as one multiplication at the dense precision: an
+// assumption, stated here and in the docs, not a measurement.
+//
+// Memory access (weight fetch) is a separate, switchable term: spiking and
+// quantized runs are only comparable with it on.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/counters.hpp"
+
+namespace spikesim {
+
+enum class Precision { fp32, int32, int8 };
+enum class MemoryLevel { none, sram, dram };
+
+struct EnergyModel {
+  std::string preset = "45nm";
+  Precision precision = Precision::fp32;
+  MemoryLevel memory = MemoryLevel::none;
+
+  // Synaptic side of the spiking run.
+  double ac_pj = 0.9;              // one accumulate (one amplitude unit on one synapse)
+  double mac_pj = 4.6;             // one multiply-accumulate (NeuroBench multi-level event; dense layers)
+  double synop_pj = 0.0;           // per synaptic event, independent of amplitude (loihi)
+  double neuron_update_pj = 0.0;   // per membrane update (loihi)
+  double spike_pj = 0.0;           // per spike emitted (loihi)
+  // Dense units.
+  double add_pj = 0.9, mul_pj = 3.7;
+  double div_pj = 3.7, exp_pj = 3.7, sqrt_pj = 3.7, compare_pj = 0.9;
+  // Memory.
+  double fetch_pj_per_byte = 0.0;  // set by `memory`
+
+  // Builds a preset ("45nm" or "loihi") at a precision with a memory term.
+  static EnergyModel preset_named(std::string_view name, Precision precision = Precision::fp32,
+                                  MemoryLevel memory = MemoryLevel::none);
+  static std::vector<std::string> preset_names();
+};
+
+// The two synaptic conventions of DESIGN.md §3.
+enum class AcConvention { amplitude, shift_add };
+
+// Energy of a run or part of it, by term, in pJ.
+struct EnergyBreakdown {
+  double synaptic_pj = 0;  // synaptic accumulates / MACs / synops
+  double neuron_pj = 0;    // membrane updates and spikes
+  double dense_pj = 0;     // dense units
+  double memory_pj = 0;    // weight fetch
+  [[nodiscard]] double total_pj() const { return synaptic_pj + neuron_pj + dense_pj + memory_pj; }
+};
+
+// spikesim's convention: amplitude units (or shift-adds) priced as ACs.
+EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c,
+                               AcConvention conv = AcConvention::amplitude);
+// NeuroBench/syops convention: binary events are ACs, multi-level events MACs.
+EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c);
+// Dense-equivalent network: `c.dense` holds its MACs and dense units, and
+// `c.weight_bytes` the weights it reads.
+EnergyBreakdown dense_energy(const EnergyModel& m, const OpCounts& c);
+
+std::string_view precision_name(Precision p);
+std::string_view memory_level_name(MemoryLevel m);
+
+}  // namespace spikesim
