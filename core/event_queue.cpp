@@ -14,10 +14,10 @@ void EventQueue::push(const SpikeEvent& event, Step delay) {
   if (delay < 1 || delay > max_delay_)
     throw Error(ExitCode::internal,
                 fmt::format("event queue: delay {} outside [1, {}]", delay, max_delay_));
-  if (event.step < next_step_)
+  if (event.step + delay < next_step_)
     throw Error(ExitCode::internal,
-                fmt::format("event queue: event emitted at step {} after step {} was delivered",
-                            event.step, next_step_ - 1));
+                fmt::format("event queue: event emitted at step {} with delay {} is due before step {}",
+                            event.step, delay, next_step_));
   bucket(event.step + delay).push_back(event);
   ++pending_;
 }

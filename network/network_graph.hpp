@@ -1,0 +1,75 @@
+#pragma once
+// The graph of a spiking network: populations are vertices, projections and
+// dense data flow are edges (a Boost.Graph adjacency_list).
+//
+// Vertices: inputs, GIF encoders, integrators, dense units (norms, RoPE,
+// softmax, SiLU, residual adds, embedding, lm_head) and outputs.
+// Edges: `projection` (static synapses, encoder -> integrator, d_in = encoder
+// size, d_out = integrator size), `dynamic_projection` (attention: the query
+// or the probabilities act as weights on cached K/V spikes) and `dataflow`
+// (a dense value handed from one unit to the next).
+//
+// validate() checks that every edge joins existing vertices of the right
+// kinds with agreeing shapes, that no encoder or integrator dangles, and that
+// the graph is acyclic; stage_order() is a topological order of the vertices,
+// the order in which a token flows through them.
+#include <boost/graph/adjacency_list.hpp>
+
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace spikesim {
+
+enum class NodeKind { input, encoder, integrator, dense_unit, output };
+enum class EdgeKind { projection, dynamic_projection, dataflow };
+
+std::string_view node_kind_name(NodeKind k);
+std::string_view edge_kind_name(EdgeKind k);
+
+struct NodeInfo {
+  std::string name;
+  NodeKind kind = NodeKind::dense_unit;
+  std::size_t size = 0;  // neurons (encoders), outputs (integrators), width (dense units)
+  std::string op;        // dense units: "rms_norm", "rope", "softmax", ...
+  int layer = -1;        // transformer layer, -1 outside layers
+};
+
+struct EdgeInfo {
+  std::string name;
+  EdgeKind kind = EdgeKind::dataflow;
+  std::size_t d_in = 0;
+  std::size_t d_out = 0;
+};
+
+class NetworkGraph {
+ public:
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, NodeInfo, EdgeInfo>;
+  using Vertex = Graph::vertex_descriptor;
+
+  Vertex add_node(NodeInfo info);
+  // Connects two named nodes; an unknown name is an error naming it.
+  void connect(const std::string& from, const std::string& to, EdgeInfo info);
+
+  [[nodiscard]] bool contains(const std::string& name) const { return by_name_.count(name) != 0; }
+  [[nodiscard]] Vertex vertex(const std::string& name) const;
+  [[nodiscard]] const NodeInfo& node(Vertex v) const { return graph_[v]; }
+  [[nodiscard]] std::size_t node_count() const { return boost::num_vertices(graph_); }
+  [[nodiscard]] std::size_t edge_count() const { return boost::num_edges(graph_); }
+  [[nodiscard]] const Graph& graph() const { return graph_; }
+
+  // Throws Error(internal) describing the first defect found.
+  void validate() const;
+  // Vertices in topological (stage) order.
+  [[nodiscard]] std::vector<Vertex> stage_order() const;
+  // GraphViz DOT: encoders, integrators and dense units drawn differently,
+  // projections labelled with their shape.
+  void write_dot(std::ostream& out) const;
+
+ private:
+  Graph graph_;
+  std::map<std::string, Vertex> by_name_;
+};
+
+}  // namespace spikesim

@@ -1,0 +1,69 @@
+#include "sim/simulator.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace spikesim {
+
+void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input,
+                            std::span<const DeliveryTarget> targets) {
+  for (const DeliveryTarget& t : targets) {
+    if (t.projection->d_in() != encoder.size())
+      throw Error(ExitCode::internal, fmt::format("projection '{}' has d_in {}, encoder '{}' has {} neurons",
+                                                  t.projection->name(), t.projection->d_in(), encoder.name(),
+                                                  encoder.size()));
+    t.integrator->clear();
+  }
+  encoder.inject(input);
+  if (observer_) observer_->on_membrane(encoder, now_, 0);
+
+  const unsigned steps = encoder.max_steps();
+  const auto group_of = encoder.grid().group_map();
+  for (unsigned k = 0; k <= steps; ++k, ++now_) {
+    // 1. deliver (parallel inside each projection) and 2. account.
+    const std::vector<SpikeEvent> due = queue_.take(now_);
+    if (!due.empty()) {
+      for (const DeliveryTarget& t : targets) t.projection->deliver(due, group_of, *t.integrator);
+      account(encoder, due, targets);
+    }
+    if (k == steps) continue;  // the last step only delivers
+    // 3. step and emit.
+    emitted_.clear();
+    encoder.step(k + 1, now_, emitted_);
+    for (const SpikeEvent& e : emitted_) queue_.push(e, 1);
+    // 4. record.
+    if (observer_) {
+      if (!emitted_.empty()) observer_->on_spikes(encoder, emitted_);
+      observer_->on_membrane(encoder, now_, k + 1);
+    }
+  }
+  if (queue_.pending() != 0)
+    throw Error(ExitCode::internal, fmt::format("encoder '{}': {} events left undelivered after its stage",
+                                                encoder.name(), queue_.pending()));
+}
+
+void Simulator::account(GifPopulation& encoder, std::span<const SpikeEvent> due,
+                        std::span<const DeliveryTarget> targets) {
+  std::uint64_t fan_out = 0;
+  for (const DeliveryTarget& t : targets) fan_out += t.projection->d_out();
+  NeuronCounters& per_neuron = encoder.counters();
+  OpCounts& total = encoder.totals();
+  for (const SpikeEvent& e : due) {
+    const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
+    per_neuron.synaptic_events[e.neuron] += fan_out;
+    for (const DeliveryTarget& t : targets) {
+      const std::uint64_t d_out = t.projection->d_out();
+      for (OpCounts* c : {&total, t.account}) {
+        if (!c) continue;
+        c->synaptic_events += d_out;
+        c->amplitude_acs += mag * d_out;
+        c->shift_add_acs += shift_add_cost(mag) * d_out;
+        (mag == 1 ? c->effective_acs : c->effective_macs) += d_out;
+        c->weight_bytes += d_out * sizeof(float);
+      }
+    }
+  }
+}
+
+}  // namespace spikesim

@@ -1,0 +1,73 @@
+#pragma once
+// The simulator loop: how one token's spikes travel from a GIF encoder
+// through its projections into integrators.
+//
+// A global step clock orders everything (SONATA timestamps are these steps).
+// Each call to run_encoder() simulates one encoder stage for the current
+// token, occupying steps [t0, t0 + T_max]:
+//
+//   step t0 + k, k = 0 .. T_max:
+//     1. deliver  take the events due now (emitted at the previous step) from
+//                 the event queue and add s·W[:, i] into every target
+//                 integrator.                          PARALLEL (TBB, output slices)
+//     2. account  per-neuron and per-projection synaptic events, ACs, MACs,
+//                 weight bytes for those events.       serial
+//     3. step     (k < T_max) local step k+1 of every neuron: soft reset and
+//                 emit, events pushed with delay 1.    serial
+//     4. record   hand the emitted events and membrane to the observer.  serial
+//
+//   before the first step: inject (quantize the input, V_i = q_i);
+//   after the last:        read out (integrators -> dense values) is the
+//                          caller's, through Integrator::read_out.
+//
+// Buffers and owners: the event queue and the clock belong to the
+// Simulator; each GifPopulation owns its membrane and counters; each
+// Integrator is written only by the delivery phase, one output slice per TBB
+// task, and read after the stage by its owner. Nothing is shared between
+// concurrent tasks except read-only weights and the taken event bucket.
+#include <span>
+#include <vector>
+
+#include "core/event_queue.hpp"
+#include "neurons/gif_population.hpp"
+#include "network/dense_projection.hpp"
+
+namespace spikesim {
+
+// Receives what the loop emits, for recording. Called from the loop thread.
+class SpikeObserver {
+ public:
+  virtual ~SpikeObserver() = default;
+  virtual void on_spikes(const GifPopulation& population, std::span<const SpikeEvent> events) = 0;
+  // Membrane of the population after local step `t` (t = 0: just injected).
+  virtual void on_membrane(const GifPopulation& population, Step step, unsigned t) = 0;
+};
+
+// One outgoing projection of an encoder and the integrator it feeds.
+struct DeliveryTarget {
+  const DenseProjection* projection = nullptr;
+  Integrator* integrator = nullptr;
+  OpCounts* account = nullptr;  // optional per-projection synaptic account
+};
+
+class Simulator {
+ public:
+  explicit Simulator(SpikeObserver* observer = nullptr) : observer_(observer) {}
+
+  // Runs one encoder stage for the current token (see the contract above).
+  // Target integrators are cleared first.
+  void run_encoder(GifPopulation& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets);
+
+  [[nodiscard]] Step now() const { return now_; }
+  void set_observer(SpikeObserver* observer) { observer_ = observer; }
+
+ private:
+  void account(GifPopulation& encoder, std::span<const SpikeEvent> due, std::span<const DeliveryTarget> targets);
+
+  SpikeObserver* observer_;
+  EventQueue queue_{1};
+  Step now_ = 0;
+  std::vector<SpikeEvent> emitted_;
+};
+
+}  // namespace spikesim
