@@ -7,7 +7,7 @@
 namespace spikesim {
 
 void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input,
-                            std::span<const DeliveryTarget> targets) {
+                            std::span<const DeliveryTarget> targets, std::vector<SpikeEvent>* delivered) {
   for (const DeliveryTarget& t : targets) {
     if (t.projection->d_in() != encoder.size())
       throw Error(ExitCode::internal, fmt::format("projection '{}' has d_in {}, encoder '{}' has {} neurons",
@@ -26,6 +26,7 @@ void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input
     if (!due.empty()) {
       for (const DeliveryTarget& t : targets) t.projection->deliver(due, group_of, *t.integrator);
       account(encoder, due, targets);
+      if (delivered) delivered->insert(delivered->end(), due.begin(), due.end());
     }
     if (k == steps) continue;  // the last step only delivers
     // 3. step and emit.

@@ -55,8 +55,11 @@ class Simulator {
   explicit Simulator(SpikeObserver* observer = nullptr) : observer_(observer) {}
 
   // Runs one encoder stage for the current token (see the contract above).
-  // Target integrators are cleared first.
-  void run_encoder(GifPopulation& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets);
+  // Target integrators are cleared first. When `delivered` is given, every
+  // event is also appended to it at its delivery step (the KV cache keeps
+  // K and V spike trains this way).
+  void run_encoder(GifPopulation& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets,
+                   std::vector<SpikeEvent>* delivered = nullptr);
 
   [[nodiscard]] Step now() const { return now_; }
   void set_observer(SpikeObserver* observer) { observer_ = observer; }

@@ -1,0 +1,141 @@
+#include "sim/attention.hpp"
+
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "network/dense_units.hpp"
+
+namespace spikesim {
+
+Attention::Attention(int layer, const LlamaConfig& c, ForwardMode mode, const EncodingSpec& encoding,
+                     PopulationId first_id)
+    : mode_(mode),
+      kv_spiking_(encoding.kv_spiking),
+      n_heads_(c.n_heads),
+      n_kv_heads_(c.n_kv_heads),
+      head_dim_(c.head_dim),
+      scale_(1.0f / std::sqrt(static_cast<float>(c.head_dim))) {
+  if (mode_ != ForwardMode::dense && kv_spiking_) {
+    for (int j = 0; j < n_kv_heads_; ++j) {
+      const auto grid = GifGrid::uniform(static_cast<std::size_t>(head_dim_), encoding.bits, 1, encoding.is_signed);
+      k_enc_.emplace_back(fmt::format("layer{}.k_enc.h{}", layer, j), first_id++, grid);
+      v_enc_.emplace_back(fmt::format("layer{}.v_enc.h{}", layer, j), first_id++, grid);
+    }
+  }
+  reset();
+}
+
+void Attention::reset() {
+  k_cache_.assign(static_cast<std::size_t>(n_kv_heads_), {});
+  v_cache_.assign(static_cast<std::size_t>(n_kv_heads_), {});
+}
+
+Attention::CachedVector Attention::encode(Simulator& sim, GifPopulation* enc, std::span<const float> x) {
+  CachedVector cv;
+  if (!enc) {  // dense mode, or KV spiking off
+    cv.values.assign(x.begin(), x.end());
+    return cv;
+  }
+  if (mode_ == ForwardMode::quantized) {
+    q_.resize(x.size());
+    cv.values.resize(x.size());
+    enc->grid().quantize(x, enc->name(), token_scale_, q_);
+    enc->grid().decode(token_scale_, q_, cv.values);
+    return cv;
+  }
+  delivered_.clear();
+  sim.run_encoder(*enc, x, {}, &delivered_);
+  cv.theta = enc->scale().theta[0];
+  cv.zero = static_cast<float>(enc->scale().zero[0]);
+  for (const SpikeEvent& e : delivered_) {
+    cv.channel.push_back(static_cast<std::uint16_t>(e.neuron));
+    cv.amplitude.push_back(e.amplitude);
+    const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
+    cv.amplitude_sum += mag;
+    cv.shift_adds += shift_add_cost(mag);
+    cv.binary += mag == 1;
+  }
+  return cv;
+}
+
+void Attention::account_replay(const CachedVector& cv, OpCounts& c) {
+  const auto events = static_cast<std::uint64_t>(cv.channel.size());
+  c.synaptic_events += events;
+  c.amplitude_acs += cv.amplitude_sum;
+  c.shift_add_acs += cv.shift_adds;
+  c.effective_acs += cv.binary;
+  c.effective_macs += events - cv.binary;
+}
+
+void Attention::step(Simulator& sim, std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                     std::span<float> out, AttentionCounts& counts) {
+  const auto d = static_cast<std::size_t>(head_dim_);
+  const bool encoded = mode_ != ForwardMode::dense && kv_spiking_;
+  for (int j = 0; j < n_kv_heads_; ++j) {
+    const auto off = static_cast<std::size_t>(j) * d;
+    k_cache_[j].push_back(encode(sim, encoded ? &k_enc_[j] : nullptr, k.subspan(off, d)));
+    v_cache_[j].push_back(encode(sim, encoded ? &v_enc_[j] : nullptr, v.subspan(off, d)));
+  }
+  const std::size_t positions = k_cache_[0].size();
+  const int group = n_heads_ / n_kv_heads_;
+  const bool spikes = spiking_kv();
+  scores_.resize(positions);
+  for (int h = 0; h < n_heads_; ++h) {
+    const std::size_t j = static_cast<std::size_t>(h / group);
+    const float* qh = q.data() + static_cast<std::size_t>(h) * d;
+    float* oh = out.data() + static_cast<std::size_t>(h) * d;
+    // QKᵀ
+    if (spikes) {
+      float qsum = 0;
+      for (std::size_t c = 0; c < d; ++c) qsum += qh[c];
+      counts.qk.dense.add(DenseOp::add, d);
+      for (std::size_t p = 0; p < positions; ++p) {
+        const CachedVector& kc = k_cache_[j][p];
+        float acc = 0;
+        for (std::size_t e = 0; e < kc.channel.size(); ++e)
+          acc += static_cast<float>(kc.amplitude[e]) * qh[kc.channel[e]];
+        scores_[p] = kc.theta * (acc - kc.zero * qsum) * scale_;
+        account_replay(kc, counts.qk);
+      }
+      counts.qk.dense.add(DenseOp::mac, positions);
+      counts.qk.dense.add(DenseOp::mul, 2 * positions);
+      counts.qk.dense.add(DenseOp::add, positions);
+    } else {
+      for (std::size_t p = 0; p < positions; ++p) {
+        const float* kp = k_cache_[j][p].values.data();
+        float dot = 0;
+        for (std::size_t c = 0; c < d; ++c) dot += qh[c] * kp[c];
+        scores_[p] = dot * scale_;
+      }
+      counts.qk.dense.add(DenseOp::mac, positions * d);
+      counts.qk.dense.add(DenseOp::mul, positions);
+    }
+    softmax_inplace(scores_, &counts.softmax);
+    // PV
+    std::fill(oh, oh + d, 0.0f);
+    if (spikes) {
+      float correction = 0;
+      for (std::size_t p = 0; p < positions; ++p) {
+        const CachedVector& vc = v_cache_[j][p];
+        const float w = scores_[p] * vc.theta;
+        for (std::size_t e = 0; e < vc.channel.size(); ++e) oh[vc.channel[e]] += static_cast<float>(vc.amplitude[e]) * w;
+        correction += w * vc.zero;
+        account_replay(vc, counts.pv);
+      }
+      for (std::size_t c = 0; c < d; ++c) oh[c] -= correction;
+      counts.pv.dense.add(DenseOp::mul, positions);
+      counts.pv.dense.add(DenseOp::mac, positions);
+      counts.pv.dense.add(DenseOp::add, d);
+    } else {
+      for (std::size_t p = 0; p < positions; ++p) {
+        const float* vp = v_cache_[j][p].values.data();
+        for (std::size_t c = 0; c < d; ++c) oh[c] += scores_[p] * vp[c];
+      }
+      counts.pv.dense.add(DenseOp::mac, positions * d);
+    }
+  }
+}
+
+}  // namespace spikesim

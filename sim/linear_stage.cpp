@@ -1,0 +1,62 @@
+#include "sim/linear_stage.hpp"
+
+#include "core/error.hpp"
+
+namespace spikesim {
+
+LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::vector<StageWeight> weights,
+                         ForwardMode mode)
+    : mode_(mode), encoder_(std::move(name), id, std::move(grid)), weights_(std::move(weights)) {
+  projection_counts_.resize(weights_.size());
+  for (const StageWeight& w : weights_)
+    if (static_cast<std::size_t>(w.weight->cols()) != encoder_.size())
+      throw Error(ExitCode::internal, fmt::format("stage '{}': weight '{}' has {} inputs, encoder {} neurons",
+                                                  encoder_.name(), w.name, w.weight->cols(), encoder_.size()));
+  if (mode_ != ForwardMode::spiking) return;
+  for (const StageWeight& w : weights_) {
+    projections_.emplace_back(w.name, encoder_.size(), static_cast<std::size_t>(w.weight->rows()),
+                              std::span<const float>(w.weight->data(), static_cast<std::size_t>(w.weight->size())));
+    projections_.back().bind_groups(encoder_.grid());
+    integrators_.emplace_back(encoder_.grid().groups(), projections_.back().d_out());
+  }
+}
+
+std::uint64_t LinearStage::dense_macs() const {
+  std::uint64_t macs = 0;
+  for (const StageWeight& w : weights_) macs += static_cast<std::uint64_t>(w.weight->size());
+  return macs;
+}
+
+void LinearStage::run(Simulator& sim, std::span<const float> x, std::span<const std::span<float>> y,
+                      DenseOpCounts* dense_ops) {
+  const Eigen::Map<const Eigen::VectorXf> xv(x.data(), static_cast<Eigen::Index>(x.size()));
+  switch (mode_) {
+    case ForwardMode::dense:
+      for (std::size_t k = 0; k < weights_.size(); ++k)
+        Eigen::Map<Eigen::VectorXf>(y[k].data(), static_cast<Eigen::Index>(y[k].size())).noalias() =
+            *weights_[k].weight * xv;
+      return;
+    case ForwardMode::quantized: {
+      const GifGrid& grid = encoder_.grid();
+      q_.resize(grid.size());
+      x_hat_.resize(static_cast<Eigen::Index>(grid.size()));
+      grid.quantize(x, encoder_.name(), scale_, q_);
+      grid.decode(scale_, q_, std::span<float>(x_hat_.data(), grid.size()));
+      for (std::size_t k = 0; k < weights_.size(); ++k)
+        Eigen::Map<Eigen::VectorXf>(y[k].data(), static_cast<Eigen::Index>(y[k].size())).noalias() =
+            *weights_[k].weight * x_hat_;
+      return;
+    }
+    case ForwardMode::spiking: {
+      std::vector<DeliveryTarget> targets;
+      for (std::size_t k = 0; k < projections_.size(); ++k)
+        targets.push_back({&projections_[k], &integrators_[k], &projection_counts_[k]});
+      sim.run_encoder(encoder_, x, targets);
+      for (std::size_t k = 0; k < projections_.size(); ++k)
+        integrators_[k].read_out(encoder_.scale(), projections_[k].group_colsum(), {}, y[k], dense_ops);
+      return;
+    }
+  }
+}
+
+}  // namespace spikesim

@@ -1,0 +1,48 @@
+#pragma once
+// One encoder and the linear layers it feeds (e.g. attn_in -> Wq, Wk, Wv),
+// computed in any ForwardMode so that dense, quantized and spiking runs share
+// one structure and differ only here.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sim/forward_mode.hpp"
+#include "sim/simulator.hpp"
+
+namespace spikesim {
+
+struct StageWeight {
+  std::string name;       // projection name, e.g. "layer0.wq"
+  const MatrixRM* weight; // [d_out x d_in]
+};
+
+class LinearStage {
+ public:
+  LinearStage(std::string name, PopulationId id, GifGrid grid, std::vector<StageWeight> weights, ForwardMode mode);
+
+  [[nodiscard]] const std::string& name() const { return encoder_.name(); }
+  [[nodiscard]] std::size_t d_in() const { return encoder_.size(); }
+  [[nodiscard]] std::size_t outputs() const { return weights_.size(); }
+  [[nodiscard]] std::size_t d_out(std::size_t k) const { return static_cast<std::size_t>(weights_[k].weight->rows()); }
+  [[nodiscard]] const StageWeight& weight(std::size_t k) const { return weights_[k]; }
+  [[nodiscard]] const GifPopulation& encoder() const { return encoder_; }
+  [[nodiscard]] const OpCounts& projection_counts(std::size_t k) const { return projection_counts_[k]; }
+  [[nodiscard]] std::uint64_t dense_macs() const;  // Σ_k d_in·d_out_k per token
+
+  // x -> y_k = W_k x (dense), W_k x̂ (quantized) or the event-driven
+  // equivalent (spiking). Read-out and decode work goes to `dense_ops`.
+  void run(Simulator& sim, std::span<const float> x, std::span<const std::span<float>> y, DenseOpCounts* dense_ops);
+
+ private:
+  ForwardMode mode_;
+  GifPopulation encoder_;
+  std::vector<StageWeight> weights_;
+  std::vector<DenseProjection> projections_;  // spiking mode only
+  std::vector<Integrator> integrators_;
+  std::vector<OpCounts> projection_counts_;
+  TokenScale scale_;
+  std::vector<std::int32_t> q_;
+  Eigen::VectorXf x_hat_;
+};
+
+}  // namespace spikesim

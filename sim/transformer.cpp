@@ -1,0 +1,261 @@
+#include "sim/transformer.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace spikesim {
+namespace {
+
+std::vector<bool> plan_for(const SaliencyPlan& plan, const std::string& name, std::size_t n) {
+  const auto it = plan.find(name);
+  if (it == plan.end()) return std::vector<bool>(n, false);
+  if (it->second.size() != n)
+    throw Error(ExitCode::internal, fmt::format("saliency plan for '{}' has {} channels, expected {}", name,
+                                                it->second.size(), n));
+  return it->second;
+}
+
+}  // namespace
+
+Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& enc,
+                         const SaliencyPlan& plan, SpikeObserver* observer)
+    : model_(model), mode_(mode), encoding_(enc), sim_(observer) {
+  const LlamaConfig& c = model.config;
+  rope_ = RopeTable(c.head_dim, c.rope_theta, c.max_seq_len);
+  PopulationId next_id = 0;
+  auto stage = [&](const std::string& name, std::size_t d_in, std::vector<StageWeight> weights) {
+    const auto salient = plan_for(plan, name, d_in);
+    auto grid = salient_grid(salient, enc.bits, enc.addbit, enc.is_signed);
+    return std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode);
+  };
+  account("embedding", -1, "dense");
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LlamaLayer& w = model.layers[static_cast<std::size_t>(l)];
+    const std::string p = fmt::format("layer{}.", l);
+    Layer layer;
+    account(p + "attn_norm", l, "dense");
+    layer.attn_in = stage(p + "attn_in", static_cast<std::size_t>(c.dim),
+                          {{p + "wq", &w.wq}, {p + "wk", &w.wk}, {p + "wv", &w.wv}});
+    account(p + "attn_in", l, "linear");
+    account(p + "rope", l, "dense");
+    layer.attention = std::make_unique<Attention>(l, c, mode, enc, next_id);
+    next_id += static_cast<PopulationId>(2 * c.n_kv_heads);
+    account(p + "attention", l, "attention");
+    layer.attn_out = stage(p + "attn_out", static_cast<std::size_t>(c.n_heads * c.head_dim), {{p + "wo", &w.wo}});
+    account(p + "attn_out", l, "linear");
+    account(p + "attn_residual", l, "dense");
+    account(p + "ffn_norm", l, "dense");
+    layer.mlp_in = stage(p + "mlp_in", static_cast<std::size_t>(c.dim),
+                         {{p + "w_gate", &w.w_gate}, {p + "w_up", &w.w_up}});
+    account(p + "mlp_in", l, "linear");
+    account(p + "silu_mul", l, "dense");
+    layer.mlp_down = stage(p + "mlp_down", static_cast<std::size_t>(c.hidden_dim), {{p + "w_down", &w.w_down}});
+    account(p + "mlp_down", l, "linear");
+    account(p + "mlp_residual", l, "dense");
+    layers_.push_back(std::move(layer));
+  }
+  account("final_norm", -1, "dense");
+  if (enc.spike_lm_head && mode != ForwardMode::dense)
+    lm_head_ = stage("lm_head_in", static_cast<std::size_t>(c.dim), {{"w_lm_head", &model.lm_head}});
+  account("lm_head", -1, lm_head_ ? "linear" : "dense");
+
+  x_.resize(static_cast<std::size_t>(c.dim));
+  xn_.resize(x_.size());
+  o_.resize(x_.size());
+  down_.resize(x_.size());
+  q_.resize(static_cast<std::size_t>(c.n_heads * c.head_dim));
+  ctx_.resize(q_.size());
+  k_.resize(static_cast<std::size_t>(c.n_kv_heads * c.head_dim));
+  v_.resize(k_.size());
+  gate_.resize(static_cast<std::size_t>(c.hidden_dim));
+  up_.resize(gate_.size());
+  act_.resize(gate_.size());
+}
+
+std::size_t Transformer::account(const std::string& name, int layer, const char* kind) {
+  account_index_[name] = accounts_.size();
+  accounts_.push_back({name, layer, kind, {}, {}});
+  return accounts_.size() - 1;
+}
+
+void Transformer::reset() {
+  for (Layer& l : layers_) l.attention->reset();
+}
+
+void Transformer::dense_unit(std::size_t stage, const std::function<void(DenseOpCounts*)>& f) {
+  // Dense units do the same work in the run and in the dense equivalent.
+  DenseOpCounts ops;
+  f(&ops);
+  accounts_[stage].run.dense += ops;
+  accounts_[stage].dense_equivalent.dense += ops;
+}
+
+void Transformer::run_linear(LinearStage& stage, std::size_t acc, std::span<const float> x,
+                             std::initializer_list<std::span<float>> y) {
+  if (input_hook_) input_hook_(stage.name(), x);
+  const std::vector<std::span<float>> outputs(y);
+  stage.run(sim_, x, outputs, mode_ == ForwardMode::dense ? nullptr : &dense_ops(acc));
+  if (mode_ == ForwardMode::quantized) {
+    // Quantize and decode: a compare-free rounding per input plus the decode multiply.
+    dense_ops(acc).add(DenseOp::div, stage.d_in());
+    dense_ops(acc).add(DenseOp::mul, stage.d_in());
+  }
+  if (mode_ != ForwardMode::spiking) accounts_[acc].run.dense.add(DenseOp::mac, stage.dense_macs());
+  OpCounts& de = accounts_[acc].dense_equivalent;
+  de.dense.add(DenseOp::mac, stage.dense_macs());
+  de.weight_bytes += stage.dense_macs() * sizeof(float);
+}
+
+void Transformer::forward(int token, int pos, std::span<float> logits) {
+  const LlamaConfig& c = model_.config;
+  if (token < 0 || token >= c.vocab_size)
+    throw Error(ExitCode::data, fmt::format("token id {} at position {} is outside the vocabulary [0, {})", token,
+                                            pos, c.vocab_size));
+  if (pos >= c.max_seq_len)
+    throw Error(ExitCode::data, fmt::format("position {} exceeds the model's context of {} tokens", pos,
+                                            c.max_seq_len));
+  auto idx = [&](const std::string& n) { return account_index_.at(n); };
+  dense_unit(idx("embedding"), [&](DenseOpCounts* ops) { embedding_lookup(model_.embedding, token, x_, ops); });
+  const auto hd = static_cast<std::size_t>(c.head_dim);
+  for (int l = 0; l < c.n_layers; ++l) {
+    Layer& layer = layers_[static_cast<std::size_t>(l)];
+    const LlamaLayer& w = model_.layers[static_cast<std::size_t>(l)];
+    const std::string p = fmt::format("layer{}.", l);
+    dense_unit(idx(p + "attn_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, w.attn_norm, c.norm_eps, xn_, ops); });
+    run_linear(*layer.attn_in, idx(p + "attn_in"), xn_, {q_, k_, v_});
+    dense_unit(idx(p + "rope"), [&](DenseOpCounts* ops) {
+      for (int h = 0; h < c.n_heads; ++h) rope_.apply(std::span<float>(q_).subspan(h * hd, hd), pos, c.rope, ops);
+      for (int h = 0; h < c.n_kv_heads; ++h) rope_.apply(std::span<float>(k_).subspan(h * hd, hd), pos, c.rope, ops);
+    });
+    // Attention: the run's counts accumulate in layer.attention_counts; the
+    // dense equivalent does the dense products for the same positions.
+    const std::size_t att = idx(p + "attention");
+    AttentionCounts& ac = layer.attention_counts;
+    const DenseOpCounts softmax_before = ac.softmax;
+    layer.attention->step(sim_, q_, k_, v_, ctx_, ac);
+    OpCounts& de = accounts_[att].dense_equivalent;
+    const auto positions = static_cast<std::uint64_t>(pos + 1);
+    de.dense.add(DenseOp::mac, 2 * positions * hd * static_cast<std::uint64_t>(c.n_heads));
+    de.dense.add(DenseOp::mul, positions * static_cast<std::uint64_t>(c.n_heads));
+    DenseOpCounts softmax_now = ac.softmax;
+    for (std::size_t k = 0; k < kDenseOpKinds; ++k) softmax_now.n[k] -= softmax_before.n[k];
+    de.dense += softmax_now;
+
+    run_linear(*layer.attn_out, idx(p + "attn_out"), ctx_, {o_});
+    dense_unit(idx(p + "attn_residual"), [&](DenseOpCounts* ops) { residual_add(x_, o_, ops); });
+    dense_unit(idx(p + "ffn_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, w.ffn_norm, c.norm_eps, xn_, ops); });
+    run_linear(*layer.mlp_in, idx(p + "mlp_in"), xn_, {gate_, up_});
+    dense_unit(idx(p + "silu_mul"), [&](DenseOpCounts* ops) { silu_mul(gate_, up_, act_, ops); });
+    run_linear(*layer.mlp_down, idx(p + "mlp_down"), act_, {down_});
+    dense_unit(idx(p + "mlp_residual"), [&](DenseOpCounts* ops) { residual_add(x_, down_, ops); });
+  }
+  dense_unit(idx("final_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, model_.final_norm, c.norm_eps, xn_, ops); });
+  const std::size_t head = idx("lm_head");
+  if (lm_head_) {
+    run_linear(*lm_head_, head, xn_, {logits});
+  } else {
+    Eigen::Map<Eigen::VectorXf>(logits.data(), c.vocab_size).noalias() =
+        model_.lm_head * Eigen::Map<const Eigen::VectorXf>(xn_.data(), c.dim);
+    const auto macs = static_cast<std::uint64_t>(model_.lm_head.size());
+    for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent}) {
+      o->dense.add(DenseOp::mac, macs);
+      o->weight_bytes += macs * sizeof(float);
+    }
+  }
+  ++tokens_;
+}
+
+MatrixRM Transformer::forward_sequence(std::span<const int> tokens) {
+  reset();
+  MatrixRM logits(static_cast<Eigen::Index>(tokens.size()), model_.config.vocab_size);
+  for (std::size_t t = 0; t < tokens.size(); ++t)
+    forward(tokens[t], static_cast<int>(t),
+            std::span<float>(logits.row(static_cast<Eigen::Index>(t)).data(), model_.config.vocab_size));
+  return logits;
+}
+
+std::vector<StageAccount> Transformer::accounts() const {
+  std::vector<StageAccount> out = accounts_;
+  auto fold = [&](const LinearStage* stage, const std::string& name) {
+    if (!stage || mode_ != ForwardMode::spiking) return;
+    StageAccount& a = out[account_index_.at(name)];
+    a.run += stage->encoder().totals();
+  };
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    const std::string p = fmt::format("layer{}.", l);
+    fold(layer.attn_in.get(), p + "attn_in");
+    fold(layer.attn_out.get(), p + "attn_out");
+    fold(layer.mlp_in.get(), p + "mlp_in");
+    fold(layer.mlp_down.get(), p + "mlp_down");
+    StageAccount& att = out[account_index_.at(p + "attention")];
+    att.run += layer.attention_counts.qk;
+    att.run += layer.attention_counts.pv;
+    att.run.dense += layer.attention_counts.softmax;
+    if (layer.attention->spiking_kv())
+      for (auto* encs : {&layer.attention->k_encoders(), &layer.attention->v_encoders()})
+        for (const GifPopulation& e : *encs) att.run += e.totals();
+  }
+  if (lm_head_) fold(lm_head_.get(), "lm_head");
+  return out;
+}
+
+std::vector<const GifPopulation*> Transformer::populations() const {
+  std::vector<const GifPopulation*> out;
+  for (const Layer& layer : layers_) {
+    out.push_back(&layer.attn_in->encoder());
+    for (const GifPopulation& e : layer.attention->k_encoders()) out.push_back(&e);
+    for (const GifPopulation& e : layer.attention->v_encoders()) out.push_back(&e);
+    out.push_back(&layer.attn_out->encoder());
+    out.push_back(&layer.mlp_in->encoder());
+    out.push_back(&layer.mlp_down->encoder());
+  }
+  if (lm_head_) out.push_back(&lm_head_->encoder());
+  return out;
+}
+
+std::map<std::string, std::vector<const MatrixRM*>> Transformer::stage_weights() const {
+  std::map<std::string, std::vector<const MatrixRM*>> out;
+  auto add = [&](const LinearStage* s) {
+    if (!s) return;
+    for (std::size_t k = 0; k < s->outputs(); ++k) out[s->name()].push_back(s->weight(k).weight);
+  };
+  for (const Layer& layer : layers_) {
+    add(layer.attn_in.get());
+    add(layer.attn_out.get());
+    add(layer.mlp_in.get());
+    add(layer.mlp_down.get());
+  }
+  add(lm_head_.get());
+  return out;
+}
+
+SaliencyPlan compute_saliency_plan(const LlamaModel& model, const EncodingSpec& encoding,
+                                   const std::vector<std::vector<int>>& calibration) {
+  SaliencyPlan plan;
+  if (encoding.saliency == SaliencyMethod::uniform || encoding.addbit == 0 || calibration.empty()) return plan;
+  EncodingSpec dense_spec = encoding;
+  Transformer dense(model, ForwardMode::dense, dense_spec);
+  std::map<std::string, std::vector<std::vector<float>>> inputs;
+  dense.set_stage_input_hook([&](const std::string& name, std::span<const float> x) {
+    inputs[name].emplace_back(x.begin(), x.end());
+  });
+  for (const auto& seq : calibration) (void)dense.forward_sequence(seq);
+  // With spike_lm_head the lm_head encoder is salient-mapped too.
+  EncodingSpec with_head = encoding;
+  Transformer shapes(model, ForwardMode::quantized, with_head);
+  for (const auto& [name, weights] : shapes.stage_weights()) {
+    const auto it = inputs.find(name);
+    if (it == inputs.end()) continue;
+    MatrixRM x(static_cast<Eigen::Index>(it->second.size()), static_cast<Eigen::Index>(it->second.front().size()));
+    for (std::size_t t = 0; t < it->second.size(); ++t)
+      x.row(static_cast<Eigen::Index>(t)) =
+          Eigen::Map<const Eigen::RowVectorXf>(it->second[t].data(), x.cols());
+    const auto saliency = channel_saliency(encoding.saliency, x, weights);
+    plan[name] = select_salient(saliency, encoding.low_p);
+  }
+  return plan;
+}
+
+}  // namespace spikesim

@@ -1,0 +1,95 @@
+#pragma once
+// The transformer forward of DESIGN.md §2, one token at a time with a KV
+// cache, in any ForwardMode. The structure is shared by the three modes;
+// only LinearStage and Attention differ between them, so dense, quantized
+// and spiking runs are comparable stage by stage.
+//
+// Accounting: every stage of network/transformer_mapper.hpp has a
+// StageAccount holding what the run did (`run`: spikes, synaptic events,
+// ACs/MACs, dense-unit work) and what the dense-equivalent network does for
+// the same tokens (`dense_equivalent`: d_in·d_out MACs per linear layer, the
+// attention products, the same dense units).
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/llama_model.hpp"
+#include "network/dense_units.hpp"
+#include "network/network_graph.hpp"
+#include "sim/attention.hpp"
+#include "sim/linear_stage.hpp"
+
+namespace spikesim {
+
+struct StageAccount {
+  std::string name;  // as in the graph, e.g. "layer0.attn_in"
+  int layer = -1;
+  std::string kind;  // "linear", "attention", "dense"
+  OpCounts run;
+  OpCounts dense_equivalent;
+};
+
+// Salient channels per encoder stage name (absent: none salient).
+using SaliencyPlan = std::map<std::string, std::vector<bool>>;
+
+class Transformer {
+ public:
+  Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& encoding,
+              const SaliencyPlan& plan = {}, SpikeObserver* observer = nullptr);
+
+  void reset();  // a new sequence: clears the KV cache
+  // Logits of `token` at position `pos` (pos == tokens seen since reset()).
+  void forward(int token, int pos, std::span<float> logits);
+  // Resets, then runs every token; returns [n x vocab] logits.
+  MatrixRM forward_sequence(std::span<const int> tokens);
+
+  // Called with the input of every encoder stage (calibration for saliency).
+  void set_stage_input_hook(std::function<void(const std::string&, std::span<const float>)> hook) {
+    input_hook_ = std::move(hook);
+  }
+
+  [[nodiscard]] ForwardMode mode() const { return mode_; }
+  [[nodiscard]] const LlamaModel& model() const { return model_; }
+  [[nodiscard]] Simulator& simulator() { return sim_; }
+  [[nodiscard]] std::uint64_t tokens() const { return tokens_; }
+  // Stage accounts in stage order; linear stages fold in their encoder's and projections' counts.
+  [[nodiscard]] std::vector<StageAccount> accounts() const;
+  // Every GIF population, in stage order (for counters and recording).
+  [[nodiscard]] std::vector<const GifPopulation*> populations() const;
+  // The weights each encoder stage feeds (for saliency).
+  [[nodiscard]] std::map<std::string, std::vector<const MatrixRM*>> stage_weights() const;
+
+ private:
+  struct Layer {
+    std::unique_ptr<LinearStage> attn_in, attn_out, mlp_in, mlp_down;
+    std::unique_ptr<Attention> attention;
+    AttentionCounts attention_counts;
+  };
+  std::size_t account(const std::string& name, int layer, const char* kind);
+  DenseOpCounts& dense_ops(std::size_t stage) { return accounts_[stage].run.dense; }
+  void dense_unit(std::size_t stage, const std::function<void(DenseOpCounts*)>& f);
+  void run_linear(LinearStage& stage, std::size_t account, std::span<const float> x,
+                  std::initializer_list<std::span<float>> y);
+
+  const LlamaModel& model_;
+  ForwardMode mode_;
+  EncodingSpec encoding_;
+  Simulator sim_;
+  RopeTable rope_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<LinearStage> lm_head_;
+  std::vector<StageAccount> accounts_;
+  std::map<std::string, std::size_t> account_index_;
+  std::function<void(const std::string&, std::span<const float>)> input_hook_;
+  std::uint64_t tokens_ = 0;
+  // Work buffers.
+  std::vector<float> x_, xn_, q_, k_, v_, ctx_, o_, gate_, up_, act_, down_;
+};
+
+// Saliency from calibration sequences (dense forward, inputs of each encoder).
+SaliencyPlan compute_saliency_plan(const LlamaModel& model, const EncodingSpec& encoding,
+                                   const std::vector<std::vector<int>>& calibration);
+
+}  // namespace spikesim
