@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "io/llama_model.hpp"
-#include "sim/forward_mode.hpp"
+#include "neurons/encoding.hpp"
 #include "sim/simulator.hpp"
 
 namespace spikesim {

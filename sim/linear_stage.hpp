@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/forward_mode.hpp"
+#include "neurons/encoding.hpp"
 #include "sim/simulator.hpp"
 
 namespace spikesim {

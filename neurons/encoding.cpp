@@ -1,4 +1,4 @@
-#include "sim/forward_mode.hpp"
+#include "neurons/encoding.hpp"
 
 #include "core/error.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
-// How a transformer forward computes its linear layers and attention
-// products, and the encoding settings the quantized and spiking modes share.
+// How activations are encoded (not at all, on the GIF grid, or as GIF spike
+// trains) and the encoding settings the quantized and spiking modes share.
 #include <string_view>
 
 #include "neurons/saliency.hpp"
