@@ -1,0 +1,352 @@
+#include "sim/run_driver.hpp"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/logging.hpp"
+#include "core/random.hpp"
+#include "io/generated_model.hpp"
+#include "io/model_loader.hpp"
+#include "io/recorder.hpp"
+#include "io/token_file.hpp"
+#include "io/tokenizer.hpp"
+#include "sim/linear_stack.hpp"
+#include "sim/perplexity.hpp"
+#include "sim/run_summary.hpp"
+#include "sim/transformer.hpp"
+
+namespace spikesim {
+namespace {
+
+bool matches_any(const std::vector<std::string>& patterns, const std::string& name) {
+  for (const auto& p : patterns)
+    if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+// Records what the loop emits into the HDF5 file, for the configured populations.
+class RecordingObserver : public SpikeObserver {
+ public:
+  RecordingObserver(Hdf5Recorder& rec, const RecordConfig& cfg) : rec_(rec), cfg_(cfg) {}
+
+  void on_spikes(const GifPopulation& pop, std::span<const SpikeEvent> events) override {
+    if (const auto id = spike_id(pop)) rec_.append_spikes(*id, events);
+  }
+  void on_membrane(const GifPopulation& pop, Step step, unsigned /*t*/) override {
+    const auto id = trace_id(pop);
+    if (!id) return;
+    const auto n = std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons));
+    frame_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) frame_[i] = static_cast<float>(pop.membrane()[i]);
+    rec_.append_frame(*id, step, frame_);
+  }
+  // Registers populations that never spiked so that the file lists them all.
+  void ensure(const GifPopulation& pop) { (void)spike_id(pop); }
+
+ private:
+  std::optional<std::size_t> spike_id(const GifPopulation& pop) {
+    const auto it = spikes_.find(&pop);
+    if (it != spikes_.end()) return it->second;
+    std::optional<std::size_t> id;
+    if (cfg_.spikes && (cfg_.populations.empty() || matches_any(cfg_.populations, pop.name())))
+      id = rec_.add_spike_population(pop.name());
+    spikes_.emplace(&pop, id);
+    return id;
+  }
+  std::optional<std::size_t> trace_id(const GifPopulation& pop) {
+    const auto it = traces_.find(&pop);
+    if (it != traces_.end()) return it->second;
+    std::optional<std::size_t> id;
+    if (cfg_.trace_neurons > 0 && matches_any(cfg_.trace_populations, pop.name())) {
+      std::vector<NeuronId> ids(std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons)));
+      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<NeuronId>(i);
+      id = rec_.add_trace_population(pop.name(), std::move(ids), "membrane (grid levels)");
+    }
+    traces_.emplace(&pop, id);
+    return id;
+  }
+
+  Hdf5Recorder& rec_;
+  const RecordConfig& cfg_;
+  std::map<const GifPopulation*, std::optional<std::size_t>> spikes_, traces_;
+  std::vector<float> frame_;
+};
+
+EncodingSpec encoding_of(const EncodingConfig& e) {
+  EncodingSpec s;
+  s.bits = static_cast<unsigned>(e.bits);
+  s.is_signed = e.is_signed;
+  s.addbit = static_cast<unsigned>(e.addbit);
+  s.low_p = e.low_p;
+  s.saliency = e.saliency;
+  s.kv_spiking = e.kv_spiking;
+  s.spike_lm_head = e.spike_lm_head;
+  return s;
+}
+
+// Seeded token ids for the generated model: BOS then ids drawn uniformly.
+std::vector<int> seeded_tokens(std::uint64_t seed, std::size_t n, int vocab, int bos) {
+  Rng rng(seed);
+  std::vector<int> t(n);
+  for (std::size_t i = 0; i < n; ++i)
+    t[i] = i == 0 ? bos : static_cast<int>(rng.next() % static_cast<std::uint64_t>(vocab));
+  return t;
+}
+
+struct Inputs {
+  std::vector<int> tokens;
+  std::vector<std::vector<int>> calibration;
+  std::optional<Tokenizer> tokenizer;
+};
+
+Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
+  Inputs in;
+  const auto n = static_cast<std::size_t>(cfg.run.tokens);
+  const int vocab = model.config.vocab_size;
+  std::filesystem::path tok_path = cfg.model.tokenizer;
+  if (tok_path.empty() && cfg.model.path != "generated") {
+    const auto candidate = std::filesystem::path(cfg.model.path) / "tokenizer.model";
+    if (std::filesystem::is_regular_file(candidate)) tok_path = candidate;
+  }
+  if (!tok_path.empty()) in.tokenizer.emplace(tok_path);
+  if (!cfg.input.prompt.empty()) {
+    if (!in.tokenizer)
+      throw Error(ExitCode::config, "input.prompt needs a tokenizer: set model.tokenizer to a tokenizer.model");
+    in.tokens = in.tokenizer->encode(cfg.input.prompt, true);
+  } else if (!cfg.input.token_file.empty()) {
+    const auto all = read_token_file(cfg.input.token_file, vocab);
+    const auto off = static_cast<std::size_t>(cfg.input.offset);
+    if (off + n > all.size())
+      throw Error(ExitCode::data, fmt::format("input.token_file '{}': needs {} tokens from offset {}, has {}",
+                                              cfg.input.token_file, n, off, all.size()));
+    in.tokens.assign(all.begin() + static_cast<std::ptrdiff_t>(off), all.begin() + static_cast<std::ptrdiff_t>(off + n));
+    // Calibration: the windows that follow the evaluated tokens.
+    for (int w = 0; w < cfg.encoding.calib_windows; ++w) {
+      const std::size_t start = off + n * static_cast<std::size_t>(w + 1);
+      if (start + n > all.size()) break;
+      in.calibration.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(start),
+                                  all.begin() + static_cast<std::ptrdiff_t>(start + n));
+    }
+  } else {
+    in.tokens = seeded_tokens(cfg.run.seed, n, vocab, model.config.bos_id);
+  }
+  if (!cfg.encoding.calib_file.empty()) {
+    in.calibration.clear();
+    const auto all = read_token_file(cfg.encoding.calib_file, vocab);
+    const std::size_t len = std::min<std::size_t>(all.size(), static_cast<std::size_t>(model.config.max_seq_len));
+    for (std::size_t s = 0; s + len <= all.size() && in.calibration.size() < static_cast<std::size_t>(std::max(1, cfg.encoding.calib_windows)); s += len)
+      in.calibration.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(s), all.begin() + static_cast<std::ptrdiff_t>(s + len));
+  }
+  if (in.calibration.empty())
+    for (int w = 0; w < cfg.encoding.calib_windows; ++w)
+      in.calibration.push_back(seeded_tokens(cfg.run.seed + 1000 + static_cast<std::uint64_t>(w), std::max<std::size_t>(n, 16),
+                                             vocab, model.config.bos_id));
+  const auto total = in.tokens.size() + static_cast<std::size_t>(cfg.input.generate);
+  if (total > static_cast<std::size_t>(model.config.max_seq_len))
+    throw Error(ExitCode::config, fmt::format("run.tokens + input.generate = {} exceeds the model's context of {}",
+                                              total, model.config.max_seq_len));
+  return in;
+}
+
+void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts, const EnergyModel& em,
+                    AcConvention conv) {
+  for (const StageAccount& a : accounts) {
+    const std::string g = "stages/" + a.name;
+    rec.write_op_counts(g + "/run", a.run);
+    rec.write_op_counts(g + "/dense_equivalent", a.dense_equivalent);
+    rec.write_energy(g, "run", spiking_energy(em, a.run, conv));
+    rec.write_energy(g, "dense", dense_energy(em, a.dense_equivalent));
+    rec.write_attribute("/spikesim/" + g, "layer", static_cast<double>(a.layer));
+    rec.write_attribute("/spikesim/" + g, "kind", a.kind);
+  }
+}
+
+RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
+  LinearStackSpec spec;
+  spec.sizes.assign(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
+  spec.bits = static_cast<unsigned>(cfg.encoding.bits);
+  spec.steps = 1u << static_cast<unsigned>(cfg.encoding.addbit);
+  spec.is_signed = cfg.encoding.is_signed;
+  spec.seed = cfg.run.seed;
+  LinearStack stack(spec);
+  std::optional<Hdf5Recorder> rec;
+  if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
+  std::optional<RecordingObserver> observer;
+  if (rec) observer.emplace(*rec, cfg.record);
+  Simulator sim(observer ? &*observer : nullptr);
+  std::vector<StageAccount> accounts(stack.layers());
+  double max_rel = 0;
+  for (int t = 0; t < cfg.run.tokens; ++t) {
+    const auto x = stack.input(static_cast<std::uint64_t>(t));
+    DenseOpCounts readout;
+    const auto y = stack.run_spiking(sim, x, &readout);
+    const auto ref = stack.run_quantized(x);
+    max_rel = std::max(max_rel, static_cast<double>((y - ref).norm() / std::max(1e-30f, ref.norm())));
+    accounts[0].run.dense += readout;  // read-out work, attributed to the stack's first stage
+  }
+  for (std::size_t k = 0; k < stack.layers(); ++k) {
+    accounts[k].name = stack.encoders()[k].name();
+    accounts[k].layer = static_cast<int>(k);
+    accounts[k].kind = "linear";
+    accounts[k].run += stack.encoders()[k].totals();
+    const auto macs = static_cast<std::uint64_t>(stack.weights(k).size()) * static_cast<std::uint64_t>(cfg.run.tokens);
+    accounts[k].dense_equivalent.dense.add(DenseOp::mac, macs);
+    accounts[k].dense_equivalent.weight_bytes += macs * sizeof(float);
+  }
+  std::vector<const GifPopulation*> pops;
+  for (const auto& e : stack.encoders()) pops.push_back(&e);
+  const RunTotals totals = summarize(accounts, pops, em, cfg.energy.ac_convention, ForwardMode::spiking,
+                                     static_cast<std::uint64_t>(cfg.run.tokens));
+  RunOutcome out;
+  out.summary = to_json(totals);
+  out.summary["workload"] = "linear_stack";
+  out.summary["max_relative_error_vs_quantized"] = max_rel;
+  out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), 0);
+  if (rec) {
+    for (const auto* p : pops) {
+      observer->ensure(*p);
+      rec->write_neuron_counters(p->name(), p->counters());
+    }
+    write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
+    rec->write_op_counts("totals/run", totals.run);
+    rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);
+    rec->write_text("/spikesim/config", cfg.source_text);
+    rec->write_text("/spikesim/summary", out.summary.dump(2));
+    rec->finalize();
+    out.output = cfg.record.output;
+  }
+  return out;
+}
+
+}  // namespace
+
+LlamaModel model_for(const SimConfig& cfg) {
+  if (cfg.model.path == "generated") {
+    GeneratedModelSpec spec;
+    spec.seed = cfg.generated.seed;
+    spec.dim = cfg.generated.dim;
+    spec.hidden_dim = cfg.generated.hidden_dim;
+    spec.n_layers = cfg.generated.layers;
+    spec.n_heads = cfg.generated.heads;
+    spec.n_kv_heads = cfg.generated.kv_heads;
+    spec.vocab = cfg.generated.vocab;
+    spec.max_seq_len = cfg.generated.max_seq_len;
+    spec.outlier_channels = cfg.generated.outliers;
+    spec.outlier_scale = static_cast<float>(cfg.generated.outlier_scale);
+    return generate_model(spec);
+  }
+  LoadOptions opts;
+  opts.allow_non_finite = cfg.model.allow_non_finite;
+  return load_model(cfg.model.path, opts);
+}
+
+RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const std::string&)>& echo) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const EnergyModel em = EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);
+  if (cfg.run.workload == Workload::linear_stack) {
+    RunOutcome out = run_linear_stack(cfg, em);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.summary["wall_s"] = wall;
+    return out;
+  }
+
+  const LlamaModel model = model_for(cfg);
+  Inputs in = inputs_for(cfg, model);
+  const EncodingSpec enc = encoding_of(cfg.encoding);
+  const ForwardMode mode = cfg.run.mode;
+  const SaliencyPlan plan = mode == ForwardMode::dense ? SaliencyPlan{} : compute_saliency_plan(model, enc, in.calibration);
+
+  std::optional<Hdf5Recorder> rec;
+  if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
+  std::optional<RecordingObserver> observer;
+  if (rec) observer.emplace(*rec, cfg.record);
+  Transformer net(model, mode, enc, plan, observer ? &*observer : nullptr);
+  Transformer reference(model, ForwardMode::dense, enc);
+
+  const int vocab = model.config.vocab_size;
+  std::vector<int> seq = in.tokens;
+  const std::size_t total = seq.size() + static_cast<std::size_t>(cfg.input.generate);
+  MatrixRM logits(static_cast<Eigen::Index>(total), vocab), ref_logits(static_cast<Eigen::Index>(total), vocab);
+  const bool progress = cfg.run.progress && isatty(STDERR_FILENO);
+  std::string text;
+  std::vector<std::uint64_t> spikes_per_token;
+  for (std::size_t pos = 0; pos < total; ++pos) {
+    if (pos >= seq.size()) {  // greedy generation from the previous logits
+      Eigen::Index best = 0;
+      logits.row(static_cast<Eigen::Index>(pos - 1)).maxCoeff(&best);
+      seq.push_back(static_cast<int>(best));
+    }
+    std::uint64_t before = 0;
+    for (const auto* p : net.populations()) before += p->totals().spikes;
+    net.forward(seq[pos], static_cast<int>(pos), std::span<float>(logits.row(static_cast<Eigen::Index>(pos)).data(), vocab));
+    reference.forward(seq[pos], static_cast<int>(pos), std::span<float>(ref_logits.row(static_cast<Eigen::Index>(pos)).data(), vocab));
+    std::uint64_t after = 0;
+    for (const auto* p : net.populations()) after += p->totals().spikes;
+    spikes_per_token.push_back(after - before);
+    if (pos >= in.tokens.size() && in.tokenizer) {
+      const std::string piece = in.tokenizer->decode(std::vector<int>{seq[pos]});
+      text += piece;
+      if (echo) echo(fmt::format("{}", piece));
+    }
+    if (progress) fmt::print(stderr, "\r[spikesim] token {}/{}", pos + 1, total);
+  }
+  if (progress) fmt::print(stderr, "\n");
+
+  const auto accounts = net.accounts();
+  const RunTotals totals = summarize(accounts, net.populations(), em, cfg.energy.ac_convention, mode, total);
+  const LogitComparison cmp = compare_logits(logits, ref_logits);
+  const PerplexityResult ppl = sequence_nll(logits, seq);
+  const PerplexityResult ref_ppl = sequence_nll(ref_logits, seq);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  RunOutcome out;
+  out.summary = to_json(totals);
+  out.summary["workload"] = "transformer";
+  out.summary["model"] = model.source;
+  out.summary["model_format"] = model.format;
+  out.summary["accuracy"] = to_json(cmp);
+  out.summary["ppl"] = ppl.ppl();
+  out.summary["dense_ppl"] = ref_ppl.ppl();
+  out.summary["spikes_per_token"] = spikes_per_token;
+  out.summary["wall_s"] = wall;
+  if (!text.empty()) out.summary["generated_text"] = text;
+  out.text = text;
+  out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
+  out.table += fmt::format("\n  accuracy vs dense: max |Δlogit| {:.4g}, cosine {:.6f}, top-1 agreement {:.3f}, "
+                           "KL {:.4g} nats\n  perplexity on these tokens: run {:.4f}, dense {:.4f}\n",
+                           cmp.max_abs_diff, cmp.mean_cosine, cmp.top1_agreement, cmp.mean_kl, ppl.ppl(), ref_ppl.ppl());
+  if (rec) {
+    for (const auto* p : net.populations()) {
+      observer->ensure(*p);
+      rec->write_neuron_counters(p->name(), p->counters());
+      rec->write_op_counts("populations/" + p->name() + "/totals", p->totals());
+    }
+    write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
+    rec->write_op_counts("totals/run", totals.run);
+    rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);
+    rec->write_energy("totals", "run", totals.energy);
+    rec->write_energy("totals", "neurobench", totals.energy_neurobench);
+    rec->write_energy("totals", "dense", totals.dense_energy);
+    rec->write_attribute("/spikesim", "model", model.source);
+    rec->write_attribute("/spikesim", "model_format", model.format);
+    rec->write_attribute("/spikesim", "mode", std::string(forward_mode_name(mode)));
+    if (cfg.record.logits) {
+      rec->write_matrix("/spikesim/logits", logits.data(), static_cast<std::size_t>(logits.rows()), static_cast<std::size_t>(vocab));
+      rec->write_matrix("/spikesim/dense_logits", ref_logits.data(), static_cast<std::size_t>(ref_logits.rows()), static_cast<std::size_t>(vocab));
+    }
+    std::vector<float> toks(seq.begin(), seq.end());
+    rec->write_matrix("/spikesim/tokens", toks.data(), 1, toks.size());
+    rec->write_text("/spikesim/config", cfg.source_text);
+    rec->write_text("/spikesim/summary", out.summary.dump(2));
+    rec->finalize();
+    out.output = cfg.record.output;
+  }
+  return out;
+}
+
+}  // namespace spikesim

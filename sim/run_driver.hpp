@@ -1,0 +1,32 @@
+#pragma once
+// `spikesim run`: from a SimConfig to a finished HDF5 file and a summary.
+//
+// Order of work: load or generate the model -> pick the tokens (token file,
+// prompt, or seeded ids) -> saliency from calibration tokens -> the run in
+// the configured mode, recording spikes and traces as they happen -> the
+// dense reference on the same tokens (logit comparison) -> counters, energy,
+// summary into the file, which is renamed into place only when complete.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "io/config.hpp"
+
+namespace spikesim {
+
+struct RunOutcome {
+  nlohmann::json summary;  // what --json prints
+  std::string table;       // what the terminal shows
+  std::string text;        // generated text, if any
+  std::optional<std::filesystem::path> output;
+};
+
+// `echo` receives generated tokens as they are produced (text mode).
+RunOutcome run_simulation(const SimConfig& config, const std::function<void(const std::string&)>& echo = {});
+
+// Model of a config: loaded from model.path, or generated from [generated].
+LlamaModel model_for(const SimConfig& config);
+
+}  // namespace spikesim
