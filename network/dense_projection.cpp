@@ -15,7 +15,7 @@ namespace {
 // Outputs per task. Long contiguous runs of each weight row keep the
 // hardware prefetcher streaming (bench/delivery_bench: 1024-float slices
 // reach ~45% of copy bandwidth on 4096x11008, 8192-float slices ~65%); the
-// accumulator slice (up to 32 KiB) stays in L1/L2. One slice per core when
+// accumulator slice (up to 64 KiB of doubles) stays in L2. One slice per core when
 // that fits, so two cores split a 4096-wide projection too.
 std::size_t slice_grain(std::size_t d_out) {
   const auto cores = static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
@@ -30,16 +30,18 @@ std::size_t slice_grain(std::size_t d_out) {
 // the slicing or the instruction set, so results stay bit-identical; the
 // AVX2 clone (picked at run time, no build flag read from the host) has no
 // FMA, so it rounds exactly as the baseline one does.
-[[gnu::target_clones("avx2", "default")]] void add_rows4(float* __restrict acc, const float* __restrict w0,
+[[gnu::target_clones("avx2", "default")]] void add_rows4(double* __restrict acc, const float* __restrict w0,
                                                          const float* __restrict w1, const float* __restrict w2,
-                                                         const float* __restrict w3, float s0, float s1, float s2,
-                                                         float s3, std::size_t n) {
-  for (std::size_t j = 0; j < n; ++j) acc[j] += (s0 * w0[j] + s1 * w1[j]) + (s2 * w2[j] + s3 * w3[j]);
+                                                         const float* __restrict w3, double s0, double s1, double s2,
+                                                         double s3, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j)
+    acc[j] += (s0 * static_cast<double>(w0[j]) + s1 * static_cast<double>(w1[j])) +
+              (s2 * static_cast<double>(w2[j]) + s3 * static_cast<double>(w3[j]));
 }
 
-[[gnu::target_clones("avx2", "default")]] void add_row(float* __restrict acc, const float* __restrict w, float s,
+[[gnu::target_clones("avx2", "default")]] void add_row(double* __restrict acc, const float* __restrict w, double s,
                                                        std::size_t n) {
-  for (std::size_t j = 0; j < n; ++j) acc[j] += s * w[j];
+  for (std::size_t j = 0; j < n; ++j) acc[j] += s * static_cast<double>(w[j]);
 }
 
 }  // namespace
@@ -58,9 +60,9 @@ void DenseProjection::bind_groups(const GifGrid& source) {
   if (source.size() != d_in_)
     throw Error(ExitCode::internal, fmt::format("projection '{}': source has {} neurons, expected d_in = {}",
                                                 name_, source.size(), d_in_));
-  group_colsum_.assign(source.groups() * d_out_, 0.0f);
+  group_colsum_.assign(source.groups() * d_out_, 0.0);
   for (std::size_t i = 0; i < d_in_; ++i) {
-    float* sum = group_colsum_.data() + source.group_of(i) * d_out_;
+    double* sum = group_colsum_.data() + source.group_of(i) * d_out_;
     const float* w = outgoing(static_cast<NeuronId>(i));
     for (std::size_t j = 0; j < d_out_; ++j) sum[j] += w[j];
   }
@@ -81,16 +83,15 @@ void DenseProjection::deliver(std::span<const SpikeEvent> events, std::span<cons
     std::size_t k = 0;
     while (k < events.size()) {
       const std::uint32_t g = group_of[events[k].neuron];
-      float* acc = target.row(g) + j0;
+      double* acc = target.row(g) + j0;
       if (k + 4 <= events.size() && group_of[events[k + 1].neuron] == g && group_of[events[k + 2].neuron] == g &&
           group_of[events[k + 3].neuron] == g) {
         const SpikeEvent* e = &events[k];
-        add_rows4(acc, row(e[0]), row(e[1]), row(e[2]), row(e[3]), static_cast<float>(e[0].amplitude),
-                  static_cast<float>(e[1].amplitude), static_cast<float>(e[2].amplitude),
-                  static_cast<float>(e[3].amplitude), n);
+        add_rows4(acc, row(e[0]), row(e[1]), row(e[2]), row(e[3]), e[0].amplitude, e[1].amplitude,
+                  e[2].amplitude, e[3].amplitude, n);
         k += 4;
       } else {
-        add_row(acc, row(events[k]), static_cast<float>(events[k].amplitude), n);
+        add_row(acc, row(events[k]), events[k].amplitude, n);
         ++k;
       }
     }

@@ -33,7 +33,7 @@ class DenseProjection {
 
   // Precomputes Σ_{i∈g} W[j, i] per source group for read-out.
   void bind_groups(const GifGrid& source);
-  [[nodiscard]] std::span<const float> group_colsum() const { return group_colsum_; }
+  [[nodiscard]] std::span<const double> group_colsum() const { return group_colsum_; }
 
   // acc_{g(i), j} += s · W[j, i] for every event (i, s) and every output j.
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
@@ -44,7 +44,7 @@ class DenseProjection {
   std::size_t d_in_ = 0;
   std::size_t d_out_ = 0;
   std::vector<float> weights_t_;   // [d_in x d_out]
-  std::vector<float> group_colsum_;  // [G x d_out]
+  std::vector<double> group_colsum_;  // [G x d_out]
 };
 
 }  // namespace spikesim

@@ -38,17 +38,18 @@ Attention::CachedVector Attention::encode(Simulator& sim, GifPopulation* enc, st
     cv.values.assign(x.begin(), x.end());
     return cv;
   }
+  delivered_.clear();
   if (mode_ == ForwardMode::quantized) {
     q_.resize(x.size());
-    cv.values.resize(x.size());
     enc->grid().quantize(x, enc->name(), token_scale_, q_);
-    enc->grid().decode(token_scale_, q_, cv.values);
-    return cv;
+    for (std::size_t c = 0; c < q_.size(); ++c)
+      if (q_[c] != 0) delivered_.push_back({0, enc->id(), static_cast<NeuronId>(c), q_[c]});
+  } else {
+    sim.run_encoder(*enc, x, {}, &delivered_);
+    token_scale_ = enc->scale();
   }
-  delivered_.clear();
-  sim.run_encoder(*enc, x, {}, &delivered_);
-  cv.theta = enc->scale().theta[0];
-  cv.zero = static_cast<float>(enc->scale().zero[0]);
+  cv.theta = token_scale_.theta[0];
+  cv.zero = static_cast<float>(token_scale_.zero[0]);
   for (const SpikeEvent& e : delivered_) {
     cv.channel.push_back(static_cast<std::uint16_t>(e.neuron));
     cv.amplitude.push_back(e.amplitude);
@@ -72,7 +73,7 @@ void Attention::account_replay(const CachedVector& cv, OpCounts& c) {
 void Attention::step(Simulator& sim, std::span<const float> q, std::span<const float> k, std::span<const float> v,
                      std::span<float> out, AttentionCounts& counts) {
   const auto d = static_cast<std::size_t>(head_dim_);
-  const bool encoded = mode_ != ForwardMode::dense && kv_spiking_;
+  const bool encoded = encoded_kv();
   for (int j = 0; j < n_kv_heads_; ++j) {
     const auto off = static_cast<std::size_t>(j) * d;
     k_cache_[j].push_back(encode(sim, encoded ? &k_enc_[j] : nullptr, k.subspan(off, d)));
@@ -81,27 +82,34 @@ void Attention::step(Simulator& sim, std::span<const float> q, std::span<const f
   const std::size_t positions = k_cache_[0].size();
   const int group = n_heads_ / n_kv_heads_;
   const bool spikes = spiking_kv();
+  const bool codes = encoded_kv();
   scores_.resize(positions);
   for (int h = 0; h < n_heads_; ++h) {
     const std::size_t j = static_cast<std::size_t>(h / group);
     const float* qh = q.data() + static_cast<std::size_t>(h) * d;
     float* oh = out.data() + static_cast<std::size_t>(h) * d;
     // QKᵀ
-    if (spikes) {
-      float qsum = 0;
-      for (std::size_t c = 0; c < d; ++c) qsum += qh[c];
-      counts.qk.dense.add(DenseOp::add, d);
+    if (codes) {
+      double qsum = 0;
+      for (std::size_t c = 0; c < d; ++c) qsum += static_cast<double>(qh[c]);
       for (std::size_t p = 0; p < positions; ++p) {
         const CachedVector& kc = k_cache_[j][p];
-        float acc = 0;
+        double acc = 0;
         for (std::size_t e = 0; e < kc.channel.size(); ++e)
-          acc += static_cast<float>(kc.amplitude[e]) * qh[kc.channel[e]];
-        scores_[p] = kc.theta * (acc - kc.zero * qsum) * scale_;
-        account_replay(kc, counts.qk);
+          acc += static_cast<double>(kc.amplitude[e]) * static_cast<double>(qh[kc.channel[e]]);
+        scores_[p] = static_cast<float>(static_cast<double>(kc.theta) * (acc - static_cast<double>(kc.zero) * qsum) *
+                                        static_cast<double>(scale_));
+        if (spikes) account_replay(kc, counts.qk);
       }
-      counts.qk.dense.add(DenseOp::mac, positions);
-      counts.qk.dense.add(DenseOp::mul, 2 * positions);
-      counts.qk.dense.add(DenseOp::add, positions);
+      if (spikes) {
+        counts.qk.dense.add(DenseOp::add, d);
+        counts.qk.dense.add(DenseOp::mac, positions);
+        counts.qk.dense.add(DenseOp::mul, 2 * positions);
+        counts.qk.dense.add(DenseOp::add, positions);
+      } else {
+        counts.qk.dense.add(DenseOp::mac, positions * d);
+        counts.qk.dense.add(DenseOp::mul, positions);
+      }
     } else {
       for (std::size_t p = 0; p < positions; ++p) {
         const float* kp = k_cache_[j][p].values.data();
@@ -115,19 +123,25 @@ void Attention::step(Simulator& sim, std::span<const float> q, std::span<const f
     softmax_inplace(scores_, &counts.softmax);
     // PV
     std::fill(oh, oh + d, 0.0f);
-    if (spikes) {
-      float correction = 0;
+    if (codes) {
+      out_acc_.assign(d, 0.0);
+      double correction = 0;
       for (std::size_t p = 0; p < positions; ++p) {
         const CachedVector& vc = v_cache_[j][p];
-        const float w = scores_[p] * vc.theta;
-        for (std::size_t e = 0; e < vc.channel.size(); ++e) oh[vc.channel[e]] += static_cast<float>(vc.amplitude[e]) * w;
-        correction += w * vc.zero;
-        account_replay(vc, counts.pv);
+        const double w = static_cast<double>(scores_[p]) * static_cast<double>(vc.theta);
+        for (std::size_t e = 0; e < vc.channel.size(); ++e)
+          out_acc_[vc.channel[e]] += static_cast<double>(vc.amplitude[e]) * w;
+        correction += w * static_cast<double>(vc.zero);
+        if (spikes) account_replay(vc, counts.pv);
       }
-      for (std::size_t c = 0; c < d; ++c) oh[c] -= correction;
-      counts.pv.dense.add(DenseOp::mul, positions);
-      counts.pv.dense.add(DenseOp::mac, positions);
-      counts.pv.dense.add(DenseOp::add, d);
+      for (std::size_t c = 0; c < d; ++c) oh[c] = static_cast<float>(out_acc_[c] - correction);
+      if (spikes) {
+        counts.pv.dense.add(DenseOp::mul, positions);
+        counts.pv.dense.add(DenseOp::mac, positions);
+        counts.pv.dense.add(DenseOp::add, d);
+      } else {
+        counts.pv.dense.add(DenseOp::mac, positions * d);
+      }
     } else {
       for (std::size_t p = 0; p < positions; ++p) {
         const float* vp = v_cache_[j][p].values.data();

@@ -16,8 +16,9 @@
 //        its dynamic weight w_p = P_p θ^V_p:
 //          out_c += s · w_p,  then out_c -= Σ_p w_p z^V_p
 //
-// which equals the quantized attention (k̂ = θ(q - z)) up to float
-// summation order. Cached spikes are replayed for every query head that
+// The quantized mode runs the same arithmetic with each channel's whole code
+// as one aggregate, so the two differ only in the order of products that
+// are exact in double (see network/integrator.hpp for why that matters). Cached spikes are replayed for every query head that
 // reads their KV head; each replay is one synaptic event with amplitude s.
 // Corrections, scaling and softmax are dense work, counted as such.
 #include <span>
@@ -48,12 +49,14 @@ class Attention {
   [[nodiscard]] std::vector<GifPopulation>& k_encoders() { return k_enc_; }
   [[nodiscard]] std::vector<GifPopulation>& v_encoders() { return v_enc_; }
   [[nodiscard]] bool spiking_kv() const { return mode_ == ForwardMode::spiking && kv_spiking_; }
+  // K and V are on the GIF grid (quantized or spiking mode with KV encoding).
+  [[nodiscard]] bool encoded_kv() const { return mode_ != ForwardMode::dense && kv_spiking_; }
 
  private:
   // One cached K or V vector of one KV head at one position.
   struct CachedVector {
-    std::vector<float> values;            // dense or decoded values (non-spiking paths)
-    std::vector<std::uint16_t> channel;   // spike trains (spiking path)
+    std::vector<float> values;            // dense values (dense mode, or KV spiking off)
+    std::vector<std::uint16_t> channel;   // spike trains (spiking), or one code per channel (quantized)
     std::vector<std::int32_t> amplitude;
     float theta = 0;
     float zero = 0;
@@ -71,6 +74,7 @@ class Attention {
   std::vector<GifPopulation> k_enc_, v_enc_;
   std::vector<std::vector<CachedVector>> k_cache_, v_cache_;  // [kv head][position]
   std::vector<float> scores_;
+  std::vector<double> out_acc_;
   std::vector<SpikeEvent> delivered_;
   TokenScale token_scale_;
   std::vector<std::int32_t> q_;

@@ -12,6 +12,12 @@ std::span<float> span_of(Eigen::VectorXf& v) {
   return {v.data(), static_cast<std::size_t>(v.size())};
 }
 
+// Checked before any member is sized from its config (model_ is initialised first).
+const LlamaModel& validated(const LlamaModel& m) {
+  validate_model(m);
+  return m;
+}
+
 // y = W x, counted as rows*cols MACs.
 void linear(const MatrixRM& w, const Eigen::VectorXf& x, Eigen::VectorXf& y, DenseOpCounts& c) {
   y.noalias() = w * x;
@@ -20,9 +26,8 @@ void linear(const MatrixRM& w, const Eigen::VectorXf& x, Eigen::VectorXf& y, Den
 }  // namespace
 
 DenseTransformer::DenseTransformer(const LlamaModel& model)
-    : model_(model),
-      rope_((validate_model(model), model.config.head_dim), model.config.rope_theta,
-            model.config.max_seq_len),
+    : model_(validated(model)),
+      rope_(model.config.head_dim, model.config.rope_theta, model.config.max_seq_len),
       attn_scale_(1.0f / std::sqrt(static_cast<float>(model.config.head_dim))) {
   const LlamaConfig& c = model.config;
   const long q = static_cast<long>(c.n_heads) * c.head_dim, kv = static_cast<long>(c.n_kv_heads) * c.head_dim;

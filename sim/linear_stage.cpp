@@ -12,7 +12,7 @@ LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::v
     if (static_cast<std::size_t>(w.weight->cols()) != encoder_.size())
       throw Error(ExitCode::internal, fmt::format("stage '{}': weight '{}' has {} inputs, encoder {} neurons",
                                                   encoder_.name(), w.name, w.weight->cols(), encoder_.size()));
-  if (mode_ != ForwardMode::spiking) return;
+  if (mode_ == ForwardMode::dense) return;
   for (const StageWeight& w : weights_) {
     projections_.emplace_back(w.name, encoder_.size(), static_cast<std::size_t>(w.weight->rows()),
                               std::span<const float>(w.weight->data(), static_cast<std::size_t>(w.weight->size())));
@@ -39,12 +39,15 @@ void LinearStage::run(Simulator& sim, std::span<const float> x, std::span<const 
     case ForwardMode::quantized: {
       const GifGrid& grid = encoder_.grid();
       q_.resize(grid.size());
-      x_hat_.resize(static_cast<Eigen::Index>(grid.size()));
       grid.quantize(x, encoder_.name(), scale_, q_);
-      grid.decode(scale_, q_, std::span<float>(x_hat_.data(), grid.size()));
-      for (std::size_t k = 0; k < weights_.size(); ++k)
-        Eigen::Map<Eigen::VectorXf>(y[k].data(), static_cast<Eigen::Index>(y[k].size())).noalias() =
-            *weights_[k].weight * x_hat_;
+      codes_.clear();
+      for (std::size_t i = 0; i < q_.size(); ++i)
+        if (q_[i] != 0) codes_.push_back({0, encoder_.id(), static_cast<NeuronId>(i), q_[i]});
+      for (std::size_t k = 0; k < projections_.size(); ++k) {
+        integrators_[k].clear();
+        projections_[k].deliver(codes_, grid.group_map(), integrators_[k]);
+        integrators_[k].read_out(scale_, projections_[k].group_colsum(), {}, y[k], nullptr);
+      }
       return;
     }
     case ForwardMode::spiking: {

@@ -30,19 +30,23 @@ class LinearStage {
   [[nodiscard]] std::uint64_t dense_macs() const;  // Σ_k d_in·d_out_k per token
 
   // x -> y_k = W_k x (dense), W_k x̂ (quantized) or the event-driven
-  // equivalent (spiking). Read-out and decode work goes to `dense_ops`.
+  // equivalent (spiking). Quantized mode applies each channel's whole code
+  // q_i at once through the same projection and read-out as the spiking
+  // run (one aggregate per channel instead of T spikes), so the two differ
+  // only in the order of exact-in-double products. Read-out work goes to
+  // `dense_ops`.
   void run(Simulator& sim, std::span<const float> x, std::span<const std::span<float>> y, DenseOpCounts* dense_ops);
 
  private:
   ForwardMode mode_;
   GifPopulation encoder_;
   std::vector<StageWeight> weights_;
-  std::vector<DenseProjection> projections_;  // spiking mode only
+  std::vector<DenseProjection> projections_;  // quantized and spiking modes
+  std::vector<SpikeEvent> codes_;
   std::vector<Integrator> integrators_;
   std::vector<OpCounts> projection_counts_;
   TokenScale scale_;
   std::vector<std::int32_t> q_;
-  Eigen::VectorXf x_hat_;
 };
 
 }  // namespace spikesim

@@ -72,11 +72,11 @@ TEST_CASE("delivery is bit-identical with 1 and 2 threads", "[projection][thread
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     Integrator acc(1, d_out);
     proj.deliver(events, grid.group_map(), acc);
-    return std::vector<float>(acc.row(0), acc.row(0) + d_out);
+    return std::vector<double>(acc.row(0), acc.row(0) + d_out);
   };
   const auto one = run(1);
   const auto two = run(2);
-  CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(double)) == 0);
 }
 
 TEST_CASE("read-out applies θ and the zero-point correction per group", "[projection]") {
@@ -86,7 +86,7 @@ TEST_CASE("read-out applies θ and the zero-point correction per group", "[proje
   std::copy(a0, a0 + 3, acc.row(0));
   std::copy(a1, a1 + 3, acc.row(1));
   TokenScale scale{{0.5f, 0.25f}, {2, 1}};
-  const std::vector<float> colsum = {1, 1, 1, 2, 2, 2};
+  const std::vector<double> colsum = {1, 1, 1, 2, 2, 2};
   const std::vector<float> bias = {10, 20, 30};
   std::vector<float> y(3);
   DenseOpCounts ops;

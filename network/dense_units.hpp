@@ -1,0 +1,70 @@
+#pragma once
+// Dense (non-spiking) units of the LLaMA forward (DESIGN.md §2): RMSNorm,
+// RoPE, softmax, SiLU gating, residual adds and the embedding lookup.
+//
+// They compute in fp32 the way transformers does, so the dense reference
+// matches its logits, and each counts the arithmetic it performs into a
+// DenseOpCounts (which may be null). Counting rules, per call:
+//   rms_norm        n mul + n add (sum of squares), 1 div (mean), 1 add (eps),
+//                   1 sqrt, 1 div (reciprocal), n mul (scale), n mul (weight)
+//   apply_rope      per pair: 4 mul + 2 add (cos/sin come from a table and
+//                   are not counted: they depend on the position only)
+//   softmax         n-1 compare (max), n add (subtract max), n exp,
+//                   n-1 add (sum), 1 div (reciprocal), n mul (normalise)
+//   silu_mul        per element: 1 exp, 1 add, 1 div (g / (1 + e^-g)), 1 mul (× up)
+//   residual_add    n add
+//   embedding_lookup  no arithmetic (a row copy)
+#include <span>
+
+#include "core/counters.hpp"
+#include "io/llama_model.hpp"
+
+namespace spikesim {
+
+// out = x / sqrt(mean(x²) + eps) ⊙ w. `out` may alias `x`.
+void rms_norm(std::span<const float> x, const Eigen::VectorXf& w, float eps, std::span<float> out,
+              DenseOpCounts* counts);
+
+// RoPE inverse frequency of pair i of a head of size head_dim, as
+// transformers computes it in fp32: 1 / theta^((2i) / head_dim).
+float rope_inv_freq(int i, int head_dim, float theta);
+
+// Rotates one head vector in place for position `pos`. rotate_half pairs
+// element i with i + d/2 (Hugging Face), interleaved pairs 2i with 2i+1
+// (llama2.c, Meta). Angles are pos × inv_freq in fp32, cos/sin in fp32.
+void apply_rope(std::span<float> head_vec, int pos, float theta, RopeStyle style, DenseOpCounts* counts);
+
+// cos/sin of every (position, pair) precomputed once; apply() gives exactly
+// the same result as apply_rope().
+class RopeTable {
+ public:
+  RopeTable() = default;
+  RopeTable(int head_dim, float theta, int max_positions);
+  void apply(std::span<float> head_vec, int pos, RopeStyle style, DenseOpCounts* counts) const;
+  [[nodiscard]] int head_dim() const { return head_dim_; }
+  [[nodiscard]] int max_positions() const { return max_positions_; }
+
+ private:
+  int head_dim_ = 0;
+  int max_positions_ = 0;
+  std::vector<float> cos_, sin_;  // [max_positions x head_dim/2]
+};
+
+// Rotation of one head with given cos/sin of each pair (shared by both paths).
+void rotate_pairs(std::span<float> head_vec, const float* cos, const float* sin, RopeStyle style,
+                  DenseOpCounts* counts);
+
+// Numerically stable softmax (max subtracted) in place.
+void softmax_inplace(std::span<float> x, DenseOpCounts* counts);
+
+// out = SiLU(gate) ⊙ up. `out` may alias either input.
+void silu_mul(std::span<const float> gate, std::span<const float> up, std::span<float> out,
+              DenseOpCounts* counts);
+
+// x += y.
+void residual_add(std::span<float> x, std::span<const float> y, DenseOpCounts* counts);
+
+// out = table.row(token); Error(ExitCode::data) when token is outside [0, rows).
+void embedding_lookup(const MatrixRM& table, int token, std::span<float> out, DenseOpCounts* counts);
+
+}  // namespace spikesim
