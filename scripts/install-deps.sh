@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ninja-build
   libboost-graph-dev libtbb-dev libeigen3-dev catch2
   libhdf5-dev hdf5-tools libspdlog-dev libfmt-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
