@@ -549,7 +549,7 @@ std::string read_string_dataset(const File& file, const std::string& path_in) {
 
 // --- Appendable datasets ----------------------------------------------------------
 
-ChunkedWriter::ChunkedWriter(const File& file, std::string path, hid_t file_type, hid_t memory_type,
+ChunkedWriter::ChunkedWriter(const File& file, const std::string& path, hid_t file_type, hid_t memory_type,
                              std::size_t width, const Compression& compression)
     : file_(&file), path_(absolute(path)), memory_type_(memory_type), width_(width) {
   install_error_handler();

@@ -247,8 +247,8 @@ std::string read_string_dataset(const File& file, const std::string& path);
 class ChunkedWriter {
  public:
   // `width` == 0: a 1-D dataset; otherwise [rows x width].
-  ChunkedWriter(const File& file, std::string path, hid_t file_type, hid_t memory_type, std::size_t width,
-                const Compression& compression);
+  ChunkedWriter(const File& file, const std::string& path, hid_t file_type, hid_t memory_type,
+                std::size_t width, const Compression& compression);
 
   // Writes `rows` rows (rows x max(width, 1) elements) at the end.
   void write_rows(const void* data, std::uint64_t rows);
@@ -274,16 +274,16 @@ class ChunkedWriter {
 template <Number T>
 class AppendableDataset {
  public:
-  static AppendableDataset vector(const File& file, std::string path, const Compression& compression) {
-    return AppendableDataset(file, std::move(path), 0, compression);
+  static AppendableDataset vector(const File& file, const std::string& path, const Compression& compression) {
+    return AppendableDataset(file, path, 0, compression);
   }
   // [rows x cols], cols >= 1 (a zero-width row could not be counted).
-  static AppendableDataset matrix(const File& file, std::string path, std::size_t cols,
+  static AppendableDataset matrix(const File& file, const std::string& path, std::size_t cols,
                                   const Compression& compression) {
     if (cols == 0)
       throw Error(ExitCode::internal, "appendable dataset '" + path + "' in '" + file.path().string() +
                                           "': a matrix needs at least one column");
-    return AppendableDataset(file, std::move(path), cols, compression);
+    return AppendableDataset(file, path, cols, compression);
   }
 
   // One element of a 1-D dataset.
@@ -321,8 +321,9 @@ class AppendableDataset {
   }
 
  private:
-  AppendableDataset(const File& file, std::string path, std::size_t cols, const Compression& compression)
-      : writer_(file, std::move(path), TypeOf<T>::file(), TypeOf<T>::memory(), cols, compression),
+  AppendableDataset(const File& file, const std::string& path, std::size_t cols,
+                    const Compression& compression)
+      : writer_(file, path, TypeOf<T>::file(), TypeOf<T>::memory(), cols, compression),
         chunk_elements_(writer_.rows_per_chunk() * writer_.row_elements()) {}
 
   void write_buffer() {

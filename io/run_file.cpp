@@ -114,8 +114,11 @@ std::string optional_text(const h5::File& file, const std::string& path) {
 std::vector<std::string> subgroups(const h5::File& file, const std::string& path) {
   std::vector<std::string> names;
   if (!h5::is_group(file, path)) return names;
-  for (auto& name : h5::list_children(file, path))
-    if (h5::is_group(file, path + "/" + name)) names.push_back(std::move(name));
+  for (auto& name : h5::list_children(file, path)) {
+    std::string child = path;
+    child.append("/").append(name);
+    if (h5::is_group(file, child)) names.push_back(std::move(name));
+  }
   return names;
 }
 

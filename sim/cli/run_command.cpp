@@ -1,0 +1,43 @@
+// spikesim run CONFIG.toml [-o OUT.h5] [--set key=value ...] [--json]
+#include <iostream>
+#include <memory>
+
+#include "io/config.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/cli/thread_limit.hpp"
+#include "sim/run_driver.hpp"
+
+namespace spikesim::cli {
+
+void add_run_command(CLI::App& app) {
+  struct Options {
+    std::string config, output;
+    std::vector<std::string> overrides;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("run", "Simulate a TOML config; writes HDF5 and prints a summary");
+  cmd->add_option("config", o->config, "TOML config (e.g. examples/default.toml)")->required();
+  cmd->add_option("-o,--output", o->output, "Output HDF5 file (overrides record.output)");
+  cmd->add_option("--set", o->overrides, "Override a config key: key=value (repeatable)");
+  cmd->add_flag("--json", o->json, "Print the summary as JSON");
+  cmd->callback([o] {
+    auto overrides = o->overrides;
+    if (!o->output.empty()) overrides.push_back("record.output=" + o->output);
+    const SimConfig cfg = load_config(o->config, overrides);
+    const auto guard = limit_threads(cfg.run.threads);
+    const bool stream_text = !o->json && !cfg.input.prompt.empty();
+    const RunOutcome out = run_simulation(cfg, [&](const std::string& piece) {
+      if (stream_text) std::cout << piece << std::flush;
+    });
+    if (stream_text) std::cout << "\n\n";
+    if (o->json) {
+      std::cout << out.summary.dump(2) << "\n";
+    } else {
+      std::cout << out.table;
+      if (out.output) std::cout << "\n  output: " << out.output->string() << "\n";
+    }
+  });
+}
+
+}  // namespace spikesim::cli
