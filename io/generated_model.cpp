@@ -2,53 +2,24 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
-#include <random>
 
 #include "core/error.hpp"
+#include "core/random.hpp"
 #include "io/model_loader.hpp"
 
 namespace spikesim {
 
 namespace {
 
-// Standard normals from raw mt19937_64 output: the engine's sequence is
-// fixed by the standard, and Box-Muller uses only log, sqrt, cos, sin in
-// double (rounded to float afterwards, which hides last-ulp libm differences).
-class NormalSource {
- public:
-  explicit NormalSource(std::uint64_t seed) : engine_(seed) {}
-  float next() {
-    if (have_spare_) {
-      have_spare_ = false;
-      return spare_;
-    }
-    // u1 in (0, 1] so log(u1) is finite; u2 in [0, 1).
-    const double u1 = (static_cast<double>(engine_() >> 11) + 1.0) * 0x1.0p-53;
-    const double u2 = static_cast<double>(engine_() >> 11) * 0x1.0p-53;
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    const double a = 2.0 * std::numbers::pi * u2;
-    spare_ = static_cast<float>(r * std::sin(a));
-    have_spare_ = true;
-    return static_cast<float>(r * std::cos(a));
-  }
-  std::uint64_t bits() { return engine_(); }
-
- private:
-  std::mt19937_64 engine_;
-  bool have_spare_ = false;
-  float spare_ = 0.0f;
-};
-
-MatrixRM gaussian(NormalSource& rng, long rows, long cols, float stddev) {
+MatrixRM gaussian(Rng& rng, long rows, long cols, float stddev) {
   MatrixRM m(rows, cols);
-  for (long i = 0; i < m.size(); ++i) m.data()[i] = stddev * rng.next();
+  for (long i = 0; i < m.size(); ++i) m.data()[i] = stddev * static_cast<float>(rng.normal());
   return m;
 }
 
-Eigen::VectorXf norm_weight(NormalSource& rng, long n, const std::vector<int>& outliers, float scale) {
+Eigen::VectorXf norm_weight(Rng& rng, long n, const std::vector<int>& outliers, float scale) {
   Eigen::VectorXf w(n);
-  for (long i = 0; i < n; ++i) w[i] = 1.0f + 0.05f * rng.next();
+  for (long i = 0; i < n; ++i) w[i] = 1.0f + 0.05f * static_cast<float>(rng.normal());
   for (int c : outliers) w[c] *= scale;
   return w;
 }
@@ -102,13 +73,13 @@ LlamaModel generate_model(const GeneratedModelSpec& spec) {
       spec.seed, spec.dim, spec.hidden_dim, spec.n_layers, spec.n_heads, spec.n_kv_heads, spec.vocab,
       spec.max_seq_len, spec.outlier_channels, spec.outlier_scale);
 
-  NormalSource rng(spec.seed);
+  Rng rng(spec.seed);  // platform-independent normals (core/random.hpp)
   // Outlier channels: a partial Fisher-Yates shuffle driven by raw engine
   // bits (std::uniform_int_distribution is not portable either).
   std::vector<int> channels(static_cast<std::size_t>(spec.dim));
   for (int i = 0; i < spec.dim; ++i) channels[static_cast<std::size_t>(i)] = i;
   for (int i = 0; i < spec.outlier_channels; ++i) {
-    const auto j = i + static_cast<int>(rng.bits() % static_cast<std::uint64_t>(spec.dim - i));
+    const auto j = i + static_cast<int>(rng.next() % static_cast<std::uint64_t>(spec.dim - i));
     std::swap(channels[static_cast<std::size_t>(i)], channels[static_cast<std::size_t>(j)]);
   }
   const std::vector<int> outliers(channels.begin(), channels.begin() + spec.outlier_channels);
