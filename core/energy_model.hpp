@@ -1,7 +1,7 @@
 #pragma once
 // Energy model (DESIGN.md §3): picojoules per counted operation.
 //
-// Presets, each figure with its published source (also in docs/concepts/energy.md):
+// Presets, each figure with its published source (also in docs/concepts/accounting-and-energy.md):
 //
 //  "45nm"  M. Horowitz, "Computing's energy problem (and what we can do about
 //          it)", ISSCC 2014, 45 nm CMOS, 0.9 V:

@@ -1,7 +1,7 @@
 #pragma once
 // Errors that reach the user. Every message names the file, key, tensor or
 // population involved and what was expected; the exit code tells scripts
-// which kind of failure it was (docs/reference/exit-codes.md).
+// which kind of failure it was (docs/reference/cli.md, "Exit codes").
 #include <fmt/format.h>
 
 #include <stdexcept>

@@ -281,7 +281,7 @@ std::vector<ConfigKey> make_schema() {
       // [energy]
       choice<&C::energy, &En::preset>("energy.preset", "45nm", {"45nm", "loihi"},
                                       "Energy figures: Horowitz 45 nm CMOS or per-event Loihi "
-                                      "(docs/concepts/energy.md)."),
+                                      "(docs/concepts/accounting-and-energy.md)."),
       choice<&C::energy, &En::precision>(
           "energy.precision", "fp32", {"fp32", "int32", "int8"},
           "Precision of the dense datapath (dense-equivalent and dense units)."),
