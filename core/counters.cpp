@@ -41,6 +41,11 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
   return *this;
 }
 
+double activation_sparsity(const OpCounts& c) {
+  const double steps = static_cast<double>(c.membrane_updates) - static_cast<double>(c.neuron_tokens);
+  return steps > 0 ? 1.0 - static_cast<double>(c.spikes) / steps : 0.0;
+}
+
 void NeuronCounters::resize(std::size_t n) {
   membrane_updates.assign(n, 0);
   spikes.assign(n, 0);

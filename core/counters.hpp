@@ -49,6 +49,14 @@ struct OpCounts {
   OpCounts& operator+=(const OpCounts& o);
 };
 
+// Activation sparsity (NeuroBench `ActivationSparsity`): the fraction of
+// clocked neuron steps that emitted no spike, 1 - spikes / (membrane_updates
+// - neuron_tokens): membrane updates are one injection per neuron and token
+// plus one per clocked step, so subtracting the injections leaves the steps.
+// 0 when nothing was clocked. The one definition the run summary and the
+// report (io/report.hpp) share.
+double activation_sparsity(const OpCounts& counts);
+
 // Per-neuron account of one population, accumulated over a run.
 struct NeuronCounters {
   std::vector<std::uint64_t> membrane_updates;

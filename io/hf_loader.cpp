@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "io/safetensors.hpp"
@@ -156,13 +157,21 @@ std::set<std::string> expected_tensors(const LlamaConfig& c) {
 }  // namespace
 
 LlamaConfig read_hf_config(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json);
+  std::ifstream in(config_json, std::ios::binary);
   if (!in)
     throw Error(ExitCode::model,
                 fmt::format("{}: cannot open (expected a transformers config.json)", config_json.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(ExitCode::model, fmt::format("{}: read error", config_json.string()));
+  return parse_hf_config(text.str(), config_json.string());
+}
+
+LlamaConfig parse_hf_config(std::string_view json_text, const std::string& source_name) {
+  const std::filesystem::path config_json(source_name);
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(json_text);
   } catch (const json::exception& e) {
     throw Error(ExitCode::model, fmt::format("{}: bad JSON: {}", config_json.string(), e.what()));
   }

@@ -37,6 +37,8 @@
 // (only `*.rotary_emb.inv_freq` buffers of old checkpoints are ignored: they
 // are derived from rope_theta). RoPE is rotate-half (pairs i, i + head_dim/2).
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 #include "io/llama_model.hpp"
 #include "io/model_loader.hpp"
@@ -45,6 +47,8 @@ namespace spikesim {
 
 // Parses and checks config.json (Error(ExitCode::model) naming the file and key).
 LlamaConfig read_hf_config(const std::filesystem::path& config_json);
+// The same from the JSON text; `source_name` stands for the file in messages.
+LlamaConfig parse_hf_config(std::string_view json_text, const std::string& source_name);
 
 LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& options = {});
 

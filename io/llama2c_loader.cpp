@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <vector>
 
 #include "core/error.hpp"
@@ -87,7 +88,7 @@ std::vector<Section> sections(const std::filesystem::path& f, const Header& h) {
 
 class SectionReader {
  public:
-  SectionReader(const std::filesystem::path& file, std::ifstream& in, const LoadOptions& options)
+  SectionReader(const std::filesystem::path& file, std::istream& in, const LoadOptions& options)
       : file_(file), in_(in), options_(options) {}
 
   std::vector<float> next(const Section& s, long cols) {
@@ -103,7 +104,7 @@ class SectionReader {
 
  private:
   const std::filesystem::path& file_;
-  std::ifstream& in_;
+  std::istream& in_;
   const LoadOptions& options_;
 };
 
@@ -140,10 +141,11 @@ MatrixRM interleaved_to_rotate_half(const MatrixRM& w, int n_heads, int head_dim
   return permute_rows(w, n_heads, head_dim, false);
 }
 
-LlamaModel load_llama2c_model(const std::filesystem::path& file, const LoadOptions& options) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, "cannot open (expected a llama2.c .bin checkpoint)");
-  const std::uint64_t file_size = std::filesystem::file_size(file);
+namespace {
+
+// `in` holds the checkpoint's `file_size` bytes; `file` names it in messages.
+LlamaModel load_llama2c_stream(const std::filesystem::path& file, std::istream& in, std::uint64_t file_size,
+                               const LoadOptions& options) {
   if (file_size < kHeaderBytes)
     fail(file, fmt::format("file is {} bytes, shorter than the 28-byte header", file_size));
   std::array<std::int32_t, 7> raw{};
@@ -227,6 +229,24 @@ LlamaModel load_llama2c_model(const std::filesystem::path& file, const LoadOptio
   }
   validate_model(m);
   return m;
+}
+
+}  // namespace
+
+LlamaModel load_llama2c_model(const std::filesystem::path& file, const LoadOptions& options) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(file, "cannot open (expected a llama2.c .bin checkpoint)");
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(file, ec);
+  if (ec) fail(file, fmt::format("cannot read the file size: {}", ec.message()));
+  return load_llama2c_stream(file, in, file_size, options);
+}
+
+LlamaModel load_llama2c_model_from_bytes(std::span<const std::byte> bytes, const std::string& source_name,
+                                         const LoadOptions& options) {
+  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                        std::ios::binary);
+  return load_llama2c_stream(source_name, in, bytes.size(), options);
 }
 
 void write_llama2c_model(const LlamaModel& model, const std::filesystem::path& file) {

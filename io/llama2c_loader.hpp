@@ -24,7 +24,10 @@
 //     wcls                  [vocab, dim]              (only when vocab_size < 0)
 // The file must be exactly as long as the header promises. RoPE pairs are
 // interleaved (2i, 2i+1), theta 10000; RMSNorm eps 1e-5 (as run.c).
+#include <cstddef>
 #include <filesystem>
+#include <span>
+#include <string>
 
 #include "io/llama_model.hpp"
 #include "io/model_loader.hpp"
@@ -32,6 +35,10 @@
 namespace spikesim {
 
 LlamaModel load_llama2c_model(const std::filesystem::path& file, const LoadOptions& options = {});
+// The same from a checkpoint image in memory; `source_name` stands for the
+// file in messages. For tests and fuzzing.
+LlamaModel load_llama2c_model_from_bytes(std::span<const std::byte> bytes, const std::string& source_name,
+                                         const LoadOptions& options = {});
 
 // Writes `model` in the layout above (Error(ExitCode::output) on I/O failure,
 // Error(ExitCode::model) when it cannot be expressed: n_heads * head_dim != dim).

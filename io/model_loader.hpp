@@ -24,6 +24,14 @@ struct LoadOptions {
 
 LlamaModel load_model(const std::filesystem::path& path, const LoadOptions& options = {});
 
+// The model's shape without reading its weights, for the memory estimate
+// (sim/memory_estimate.hpp): config.json plus the safetensors headers, or the
+// 28-byte llama2.c header plus the file size. A checkpoint whose headers do
+// not add up (sizes the config does not imply, a file of the wrong length)
+// is handed to load_model, which fails before it reads much and reports the
+// exact error: a broken model is a model error, never "not enough memory".
+LlamaConfig peek_model_config(const std::filesystem::path& path);
+
 // Throws Error(ExitCode::numeric) "<file>: tensor '<tensor>' element <i> (row r, col c) is NaN"
 // at the first non-finite value, unless options allow them. `cols` (> 0)
 // only serves to print the row and column.

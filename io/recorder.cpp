@@ -365,6 +365,19 @@ void Hdf5Recorder::write_matrix(const std::string& dataset_path, const float* da
   h5::write_dataset_2d<float>(s.file, dataset_path, data, rows, cols, s.compression);
 }
 
+void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const std::uint8_t> values) {
+  Impl& s = live("write_vector");
+  h5::write_dataset<std::uint8_t>(s.file, dataset_path, values, s.compression);
+}
+void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const std::uint32_t> values) {
+  Impl& s = live("write_vector");
+  h5::write_dataset<std::uint32_t>(s.file, dataset_path, values, s.compression);
+}
+void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const std::uint64_t> values) {
+  Impl& s = live("write_vector");
+  h5::write_dataset<std::uint64_t>(s.file, dataset_path, values, s.compression);
+}
+
 void Hdf5Recorder::finalize() {
   Impl& s = live("finalize");
   // Until the rename succeeds the run is not complete; if anything below

@@ -91,6 +91,12 @@ class Hdf5Recorder {
   void write_attribute(const std::string& object_path, const std::string& name, std::uint64_t value);
   // A float32 [rows x cols] dataset (row-major), e.g. logits.
   void write_matrix(const std::string& dataset_path, const float* data, std::size_t rows, std::size_t cols);
+  // A small 1-D integer dataset (replaced when it exists), e.g. a GIF
+  // population's grid: /spikesim/populations/<p>/bits (uint8) and /steps
+  // (uint32), or /spikesim/token_steps (uint64).
+  void write_vector(const std::string& dataset_path, std::span<const std::uint8_t> values);
+  void write_vector(const std::string& dataset_path, std::span<const std::uint32_t> values);
+  void write_vector(const std::string& dataset_path, std::span<const std::uint64_t> values);
 
   // Writes every buffer, sets spikesim_complete = 1, closes the file and
   // renames "<path>.partial" to <path>. Once only; later calls of any

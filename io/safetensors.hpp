@@ -54,6 +54,9 @@ std::uint16_t f32_to_bf16(float f);
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::filesystem::path& path);
+  // The same checks on a file image held in memory (copied); `source_name`
+  // stands for the file name in error messages. For tests and fuzzing.
+  static SafetensorsFile from_bytes(std::span<const std::byte> bytes, const std::string& source_name);
   ~SafetensorsFile();
   SafetensorsFile(SafetensorsFile&&) noexcept;
   SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
@@ -72,6 +75,8 @@ class SafetensorsFile {
 
  private:
   struct Mapping;
+  SafetensorsFile(std::filesystem::path path, std::unique_ptr<Mapping> map);
+  void parse_header();
   std::filesystem::path path_;
   std::unique_ptr<Mapping> map_;
   std::uint64_t data_start_ = 0;

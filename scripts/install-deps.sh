@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages spikesim needs to build, test and plot.
+# Installs the Debian 12 packages spikesim needs to build, test and plot
+# (clang, libclang-rt-14-dev: the libFuzzer harnesses of scripts/test.sh;
+# llvm-14: llvm-symbolizer, for sanitizer reports with file and line).
 # Idempotent: installs only what is missing and prints what it installs.
 # Works as root (no sudo needed) or as a user with sudo.
 set -euo pipefail
@@ -10,6 +12,7 @@ packages=(
   libhdf5-dev hdf5-tools libspdlog-dev libfmt-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libsentencepiece-dev
+  clang libclang-rt-14-dev llvm-14
   python3-h5py python3-numpy python3-matplotlib
 )
 

@@ -6,6 +6,7 @@
 #include "core/logging.hpp"
 #include "io/model_loader.hpp"
 #include "io/token_file.hpp"
+#include "sim/interrupt.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"
@@ -67,7 +68,16 @@ nlohmann::json evaluate(const EvalOptions& o) {
   PerplexityResult result;
   for (std::size_t w = 0; w < static_cast<std::size_t>(o.windows); ++w) {
     const auto seq = sequence(all, o, w);
-    const MatrixRM logits = net.forward_sequence(seq);
+    // net.forward_sequence, with a check for SIGINT/SIGTERM at every position.
+    net.reset();
+    MatrixRM logits(static_cast<Eigen::Index>(seq.size()), model.config.vocab_size);
+    for (std::size_t t = 0; t < seq.size(); ++t) {
+      if (pending_interrupt() != 0)
+        throw_if_interrupted(
+            fmt::format("at window {} of {}, position {}; nothing was written", w + 1, o.windows, t));
+      net.forward(seq[t], static_cast<int>(t),
+                  std::span<float>(logits.row(static_cast<Eigen::Index>(t)).data(), model.config.vocab_size));
+    }
     result += sequence_nll(logits, seq);
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

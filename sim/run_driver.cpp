@@ -15,6 +15,7 @@
 #include "io/recorder.hpp"
 #include "io/token_file.hpp"
 #include "io/tokenizer.hpp"
+#include "sim/interrupt.hpp"
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/run_summary.hpp"
@@ -76,6 +77,17 @@ class RecordingObserver : public SpikeObserver {
   std::map<const GifPopulation*, std::optional<std::size_t>> spikes_, traces_;
   std::vector<float> frame_;
 };
+
+// Once per token: a pending SIGINT/SIGTERM ends the run here by unwinding
+// through the recorder, which leaves "<output>.partial" marked incomplete.
+void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t total) {
+  if (pending_interrupt() == 0) return;
+  throw_if_interrupted(fmt::format("at token {} of {}; {}", pos, total,
+                                   cfg.record.enabled
+                                       ? fmt::format("the incomplete output is '{}' (spikesim_complete = 0)",
+                                                     partial_path(cfg.record.output).string())
+                                       : std::string("nothing was written")));
+}
 
 EncodingSpec encoding_of(const EncodingConfig& e) {
   EncodingSpec s;
@@ -166,6 +178,40 @@ void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts
   }
 }
 
+// The grid of a GIF population (DESIGN.md §1), for reports: per neuron its
+// amplitude bits (A = 2^bits - 1) and steps T, and whether it is signed.
+void write_population_grid(Hdf5Recorder& rec, const GifPopulation& pop) {
+  const GifGrid& g = pop.grid();
+  std::vector<std::uint8_t> bits(g.size());
+  std::vector<std::uint32_t> steps(g.size());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    bits[i] = static_cast<std::uint8_t>(shift_add_cost(static_cast<std::uint32_t>(g.amplitude(i))));
+    steps[i] = g.steps(i);
+  }
+  const std::string group = "/spikesim/populations/" + pop.name();
+  rec.write_vector(group + "/bits", bits);
+  rec.write_vector(group + "/steps", steps);
+  rec.write_attribute(group, "signed", static_cast<std::uint64_t>(g.is_signed() ? 1 : 0));
+}
+
+// NeuroBench Footprint and ConnectionSparsity of the stored projection
+// weights (docs/reference/neurobench.md): fp32 bytes and the fraction of
+// exact zeros, with the run's token count and the first step of each token
+// (token_steps[t] .. token_steps[t + 1] are token t's steps).
+void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights, std::uint64_t tokens,
+                     const std::vector<std::uint64_t>& token_steps) {
+  std::uint64_t count = 0, zeros = 0;
+  for (const MatrixRM* w : weights) {
+    count += static_cast<std::uint64_t>(w->size());
+    zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
+  }
+  rec.write_attribute("/spikesim", "footprint_bytes", count * sizeof(float));
+  rec.write_attribute("/spikesim", "connection_sparsity",
+                      count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
+  rec.write_attribute("/spikesim", "tokens", tokens);
+  rec.write_vector("/spikesim/token_steps", token_steps);
+}
+
 RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
   LinearStackSpec spec;
   spec.sizes.assign(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
@@ -181,7 +227,10 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
   Simulator sim(observer ? &*observer : nullptr);
   std::vector<StageAccount> accounts(stack.layers());
   double max_rel = 0;
+  std::vector<std::uint64_t> token_steps;
   for (int t = 0; t < cfg.run.tokens; ++t) {
+    stop_if_interrupted(cfg, static_cast<std::size_t>(t), static_cast<std::size_t>(cfg.run.tokens));
+    token_steps.push_back(sim.now());
     const auto x = stack.input(static_cast<std::uint64_t>(t));
     DenseOpCounts readout;
     const auto y = stack.run_spiking(sim, x, &readout);
@@ -189,6 +238,7 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
     max_rel = std::max(max_rel, static_cast<double>((y - ref).norm() / std::max(1e-30f, ref.norm())));
     accounts[0].run.dense += readout;  // read-out work, attributed to the stack's first stage
   }
+  token_steps.push_back(sim.now());
   for (std::size_t k = 0; k < stack.layers(); ++k) {
     accounts[k].name = stack.encoders()[k].name();
     accounts[k].layer = static_cast<int>(k);
@@ -211,7 +261,11 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
     for (const auto* p : pops) {
       observer->ensure(*p);
       rec->write_neuron_counters(p->name(), p->counters());
+      write_population_grid(*rec, *p);
     }
+    std::vector<const MatrixRM*> weights;
+    for (std::size_t k = 0; k < stack.layers(); ++k) weights.push_back(&stack.weights(k));
+    write_run_shape(*rec, weights, static_cast<std::uint64_t>(cfg.run.tokens), token_steps);
     write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
     rec->write_op_counts("totals/run", totals.run);
     rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);
@@ -275,12 +329,16 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   const bool progress = cfg.run.progress && isatty(STDERR_FILENO);
   std::string text;
   std::vector<std::uint64_t> spikes_per_token;
+  std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
+  if (echo && !cfg.input.prompt.empty() && cfg.input.generate > 0) echo(cfg.input.prompt);
   for (std::size_t pos = 0; pos < total; ++pos) {
+    stop_if_interrupted(cfg, pos, total);
     if (pos >= seq.size()) {  // greedy generation from the previous logits
       Eigen::Index best = 0;
       logits.row(static_cast<Eigen::Index>(pos - 1)).maxCoeff(&best);
       seq.push_back(static_cast<int>(best));
     }
+    token_steps.push_back(net.simulator().now());
     std::uint64_t before = 0;
     for (const auto* p : net.populations()) before += p->totals().spikes;
     net.forward(seq[pos], static_cast<int>(pos), std::span<float>(logits.row(static_cast<Eigen::Index>(pos)).data(), vocab));
@@ -289,13 +347,21 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     for (const auto* p : net.populations()) after += p->totals().spikes;
     spikes_per_token.push_back(after - before);
     if (pos >= in.tokens.size() && in.tokenizer) {
-      const std::string piece = in.tokenizer->decode(std::vector<int>{seq[pos]});
-      text += piece;
-      if (echo) echo(fmt::format("{}", piece));
+      // Decode prompt and continuation together and emit what is new:
+      // sentencepiece turns a leading "▁" into a space only in context.
+      const std::string prompt_text = in.tokenizer->decode(in.tokens);
+      const std::string all_text = in.tokenizer->decode(std::span<const int>(seq.data(), pos + 1));
+      const std::string now = all_text.compare(0, prompt_text.size(), prompt_text) == 0
+                                  ? all_text.substr(prompt_text.size())
+                                  : all_text;
+      if (echo && now.size() > text.size() && now.compare(0, text.size(), text) == 0) echo(now.substr(text.size()));
+      text = now;
     }
     if (progress) fmt::print(stderr, "\r[spikesim] token {}/{}", pos + 1, total);
   }
   if (progress) fmt::print(stderr, "\n");
+  stop_if_interrupted(cfg, total, total);  // from here on the file is completed, not abandoned
+  token_steps.push_back(net.simulator().now());
 
   const auto accounts = net.accounts();
   const RunTotals totals = summarize(accounts, net.populations(), em, cfg.energy.ac_convention, mode, total);
@@ -325,7 +391,14 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       observer->ensure(*p);
       rec->write_neuron_counters(p->name(), p->counters());
       rec->write_op_counts("populations/" + p->name() + "/totals", p->totals());
+      write_population_grid(*rec, *p);
     }
+    // Footprint: the projections' weights (spiking or not) and the lm_head.
+    std::vector<const MatrixRM*> weights;
+    for (const LlamaLayer& l : model.layers)
+      for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) weights.push_back(w);
+    weights.push_back(&model.lm_head);
+    write_run_shape(*rec, weights, static_cast<std::uint64_t>(total), token_steps);
     write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
     rec->write_op_counts("totals/run", totals.run);
     rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);

@@ -39,12 +39,8 @@ double RunTotals::energy_ratio() const {
   return d > 0 ? energy.total_pj() / d : 0.0;
 }
 
-// Fraction of neuron-steps without a spike, over the clocked membrane
-// updates that are steps (injections excluded).
-double RunTotals::activation_sparsity() const {
-  const double steps = static_cast<double>(run.membrane_updates) - static_cast<double>(run.neuron_tokens);
-  return steps > 0 ? 1.0 - static_cast<double>(run.spikes) / steps : 0.0;
-}
+// Fraction of neuron-steps without a spike (core/counters.hpp).
+double RunTotals::activation_sparsity() const { return spikesim::activation_sparsity(run); }
 
 double RunTotals::bits_per_neuron_token() const {
   // Each spike carries one amplitude; bits per neuron per token is reported

@@ -33,7 +33,7 @@ struct RunTotals {
   EnergyBreakdown energy_neurobench;  // NeuroBench/syops convention
   EnergyBreakdown dense_energy;
   [[nodiscard]] double energy_ratio() const;   // run / dense (spikesim convention)
-  [[nodiscard]] double activation_sparsity() const;  // 1 - spikes / (neurons x tokens x steps)... see .cpp
+  [[nodiscard]] double activation_sparsity() const;  // spikesim::activation_sparsity(run), core/counters.hpp
   [[nodiscard]] double bits_per_neuron_token() const;
 };
 

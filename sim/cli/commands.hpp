@@ -11,5 +11,7 @@ void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 
 }  // namespace spikesim::cli

@@ -3,11 +3,14 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "core/error.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/thread_limit.hpp"
 #include "sim/evaluation.hpp"
+#include "sim/interrupt.hpp"
+#include "sim/memory_estimate.hpp"
 
 namespace spikesim::cli {
 namespace {
@@ -23,7 +26,7 @@ bool parse_on_off(const std::string& v) {
 void add_eval_command(CLI::App& app) {
   struct Options {
     EvalOptions eval;
-    std::string mode = "dense", saliency = "hessian", kv = "on";
+    std::string mode = "dense", saliency = "hessian", kv = "on", max_memory;
     int threads = 0;
     bool json = false;
   };
@@ -46,12 +49,22 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--calib-file", e.calib_file, "Explicit calibration token file");
   cmd->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--max-memory", o->max_memory,
+                  "Refuse an evaluation estimated to need more than SIZE (e.g. 512M, 8G)")
+      ->type_name("SIZE");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
+    // From here SIGINT/SIGTERM only set a flag, checked once per token: the
+    // run unwinds (a recorded one leaves "<out>.partial", spikesim_complete
+    // = 0) and main exits 130 (sim/interrupt.hpp).
+    install_interrupt_handlers();
     EvalOptions ev = o->eval;
     ev.mode = parse_forward_mode(o->mode);
     ev.encoding.saliency = parse_saliency(o->saliency);
     ev.encoding.kv_spiking = parse_on_off(o->kv);
+    std::optional<std::uint64_t> max_memory;
+    if (!o->max_memory.empty()) max_memory = parse_memory_size(o->max_memory);
+    check_eval_memory(ev, max_memory, o->max_memory);  // before any weight is loaded
     const auto guard = limit_threads(o->threads);
     const auto j = evaluate(ev);
     if (o->json)

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   cli::add_eval_command(app);
   cli::add_info_command(app);
   cli::add_graph_command(app);
+  cli::add_report_command(app);
+  cli::add_plot_command(app);
 
   try {
     app.parse(argc, argv);

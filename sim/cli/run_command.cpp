@@ -1,10 +1,13 @@
-// spikesim run CONFIG.toml [-o OUT.h5] [--set key=value ...] [--json]
+// spikesim run CONFIG.toml [-o OUT.h5] [--set key=value ...] [--max-memory SIZE] [--json]
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "io/config.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/thread_limit.hpp"
+#include "sim/interrupt.hpp"
+#include "sim/memory_estimate.hpp"
 #include "sim/run_driver.hpp"
 
 namespace spikesim::cli {
@@ -13,6 +16,7 @@ void add_run_command(CLI::App& app) {
   struct Options {
     std::string config, output;
     std::vector<std::string> overrides;
+    std::string max_memory;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
@@ -20,11 +24,22 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("config", o->config, "TOML config (e.g. examples/default.toml)")->required();
   cmd->add_option("-o,--output", o->output, "Output HDF5 file (overrides record.output)");
   cmd->add_option("--set", o->overrides, "Override a config key: key=value (repeatable)");
+  cmd->add_option("--max-memory", o->max_memory,
+                  "Refuse a run estimated to need more than SIZE (e.g. 512M, 8G); the available memory "
+                  "is a limit too")
+      ->type_name("SIZE");
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
   cmd->callback([o] {
+    // From here SIGINT/SIGTERM only set a flag, checked once per token: the
+    // run unwinds (a recorded one leaves "<out>.partial", spikesim_complete
+    // = 0) and main exits 130 (sim/interrupt.hpp).
+    install_interrupt_handlers();
     auto overrides = o->overrides;
     if (!o->output.empty()) overrides.push_back("record.output=" + o->output);
     const SimConfig cfg = load_config(o->config, overrides);
+    std::optional<std::uint64_t> max_memory;
+    if (!o->max_memory.empty()) max_memory = parse_memory_size(o->max_memory);
+    check_run_memory(cfg, max_memory, o->max_memory);  // before any weight is loaded
     const auto guard = limit_threads(cfg.run.threads);
     const bool stream_text = !o->json && !cfg.input.prompt.empty();
     const RunOutcome out = run_simulation(cfg, [&](const std::string& piece) {

@@ -1,0 +1,381 @@
+#include "sim/memory_estimate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "core/error.hpp"
+#include "io/model_loader.hpp"
+
+namespace spikesim {
+namespace {
+
+using u64 = std::uint64_t;
+
+constexpr u64 kKiB = 1024, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
+constexpr u64 kChunkElements = 1 << 16;     // RecorderOptions::chunk
+constexpr u64 kCachedVectorOverhead = 160;  // Attention::CachedVector bookkeeping + allocator headers
+constexpr u64 kPerNeuronState = 64;         // counters (4 x u64), injected/membrane, grid entries
+constexpr u64 kPerNeuronEvents = 16;        // one SpikeEvent per neuron per step in flight
+constexpr u64 kBaseline = 40 * kMiB;        // program, libraries, TBB, allocator slack
+// One recorded spike population: three appendable datasets (timestamps f64,
+// node_ids u64, amplitudes i32) each buffering up to one chunk, the buffer
+// growing with the events, and HDF5's chunk cache holding at most as much again.
+constexpr u64 kBytesPerBufferedEvent = 2 * (8 + 8 + 4);
+// One traced population: the float frames of one chunk, twice.
+constexpr u64 kPerTracePopulation = 2 * kChunkElements * 4;
+// The recorder's transient: one full chunk being compressed.
+constexpr u64 kRecorderTransient = 2 * kChunkElements * 8;
+
+// Saturating arithmetic: an absurd shape must give "needs more than the
+// limit", not a wrapped-around small number.
+u64 add(u64 a, u64 b) {
+  u64 r = 0;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+}
+u64 mul(u64 a, u64 b) {
+  u64 r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+}
+u64 mul(u64 a, u64 b, u64 c) {
+  return mul(mul(a, b), c);
+}
+u64 mul(u64 a, u64 b, u64 c, u64 d) {
+  return mul(mul(a, b, c), d);
+}
+
+u64 u(long long v) {
+  return v > 0 ? static_cast<u64>(v) : 0;
+}
+
+struct Shape {
+  u64 L, d, h, q, k, V, head_dim, kv_heads;
+};
+
+Shape shape_of(const LlamaConfig& c) {
+  const u64 head_dim = u(c.head_dim > 0 ? c.head_dim : (c.n_heads > 0 ? c.dim / c.n_heads : 0));
+  return {
+      u(c.n_layers),   u(c.dim), u(c.hidden_dim), mul(u(c.n_heads), head_dim), mul(u(c.n_kv_heads), head_dim),
+      u(c.vocab_size), head_dim, u(c.n_kv_heads)};
+}
+
+// fp32 weights as every loader builds them, plus the largest transient copy.
+u64 weight_bytes(const Shape& s) {
+  u64 per_layer = add(add(mul(2, s.d), mul(2, s.q, s.d)), add(mul(2, s.k, s.d), mul(3, s.h, s.d)));
+  u64 params = add(add(mul(2, s.V, s.d), mul(s.L, per_layer)), s.d);
+  const u64 transient =
+      std::max(mul(s.L, s.h, s.d), mul(s.V, s.d));  // llama2.c stacked w1/w2/w3, or one tensor
+  return mul(add(params, transient), 4);
+}
+
+// Transposed fp32 copy + double integrator and column sums (2 groups) of one projection.
+u64 projection_bytes(u64 d_in, u64 d_out) {
+  return add(mul(4, d_in, d_out), mul(2 * 2 * 8, d_out));
+}
+
+u64 projections_bytes(const Shape& s, ForwardMode mode, bool spike_lm_head) {
+  if (mode == ForwardMode::dense) return 0;
+  const u64 per_layer = add(add(add(projection_bytes(s.d, s.q), mul(2, projection_bytes(s.d, s.k))),
+                                add(projection_bytes(s.q, s.d), mul(2, projection_bytes(s.d, s.h)))),
+                            projection_bytes(s.h, s.d));
+  u64 total = mul(s.L, per_layer);
+  if (spike_lm_head) total = add(total, projection_bytes(s.d, s.V));
+  return total;
+}
+
+// One network's KV cache for `positions` positions.
+u64 kv_cache_bytes(const Shape& s, u64 positions, ForwardMode mode, bool kv_spiking) {
+  u64 per_vector = kCachedVectorOverhead;
+  if (mode == ForwardMode::dense || !kv_spiking)
+    per_vector += 4 * s.head_dim;
+  else
+    per_vector += 6 * s.head_dim;  // quantized: one code per channel; spiking: <= head_dim spikes (T = 1)
+  return mul(mul(2, s.L, s.kv_heads, positions), per_vector);
+}
+
+// GIF neurons of one network: the encoders of every stage and the K/V encoders.
+u64 neurons(const Shape& s, bool spike_lm_head) {
+  u64 n = mul(s.L, add(add(mul(2, s.d), s.q), add(s.h, mul(2, s.k))));
+  if (spike_lm_head) n = add(n, s.d);
+  return n;
+}
+
+// Spike populations recorded: four encoders per layer, 2 x kv_heads K/V
+// encoders with kv_spiking, the lm_head encoder when spiked.
+u64 spike_populations(const Shape& s, const EncodingConfig& e) {
+  u64 pops = mul(s.L, add(4, e.kv_spiking ? mul(2, s.kv_heads) : 0));
+  if (e.spike_lm_head) pops = add(pops, 1);
+  return pops;
+}
+
+// Buffered bytes of one spike population of `neurons` neurons: at most
+// neurons x steps x positions events, at most one chunk.
+u64 spike_buffer_bytes(u64 neurons, u64 steps, u64 positions) {
+  return mul(kBytesPerBufferedEvent, std::min<u64>(kChunkElements, mul(neurons, steps, positions)));
+}
+
+// Every recorded spike population of a transformer run.
+u64 spike_recording_bytes(const Shape& s, const EncodingConfig& e, u64 positions) {
+  const u64 steps = u64{1} << std::clamp(e.addbit, 0, 16);  // salient channels' T
+  u64 per_layer =
+      add(add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.q, steps, positions)),
+          add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.h, steps, positions)));
+  if (e.kv_spiking)
+    per_layer = add(per_layer, mul(2 * s.kv_heads, spike_buffer_bytes(s.head_dim, 1, positions)));
+  u64 total = mul(s.L, per_layer);
+  if (e.spike_lm_head) total = add(total, spike_buffer_bytes(s.d, steps, positions));
+  return add(total, kRecorderTransient);
+}
+
+// Activations saliency keeps: every encoder input of every calibration token.
+u64 calibration_bytes(const Shape& s, u64 calib_tokens) {
+  const u64 per_token = add(mul(s.L, add(add(mul(2, s.d), s.q), s.h)), s.d);
+  const u64 stored = mul(calib_tokens, add(mul(4, per_token), mul(s.L * 4 + 1, 40)));  // + vector headers
+  const u64 stage_copy = mul(3 * 4, calib_tokens, std::max(s.h, s.d));  // X and X Wᵀ W of one stage
+  return add(stored, stage_copy);
+}
+
+u64 file_size_or_zero(const std::string& path) {
+  if (path.empty()) return 0;
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<u64>(n);
+}
+
+bool uses_saliency(ForwardMode mode, const EncodingConfig& e) {
+  return mode != ForwardMode::dense && e.saliency != SaliencyMethod::uniform && e.addbit != 0 &&
+         e.calib_windows > 0;
+}
+
+// cgroup v2 limit minus usage, when a limit is set.
+std::optional<u64> cgroup_headroom() {
+  std::ifstream max_file("/sys/fs/cgroup/memory.max"), cur_file("/sys/fs/cgroup/memory.current");
+  std::string max_text;
+  u64 current = 0;
+  if (!(max_file >> max_text) || max_text == "max" || !(cur_file >> current)) return std::nullopt;
+  try {
+    const u64 limit = std::stoull(max_text);
+    return limit > current ? limit - current : 0;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string format_bytes(u64 bytes) {
+  const double b = static_cast<double>(bytes);
+  if (bytes >= kGiB) return fmt::format("{:.2f} GiB", b / static_cast<double>(kGiB));
+  if (bytes >= kMiB) return fmt::format("{:.1f} MiB", b / static_cast<double>(kMiB));
+  if (bytes >= kKiB) return fmt::format("{:.0f} KiB", b / static_cast<double>(kKiB));
+  return fmt::format("{} bytes", bytes);
+}
+
+std::string MemoryEstimate::breakdown() const {
+  return fmt::format("weights {}, projections {}, KV cache {}, recording {}, buffers {}",
+                     format_bytes(weights), format_bytes(projections), format_bytes(kv_cache),
+                     format_bytes(recording), format_bytes(buffers));
+}
+
+MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& model) {
+  const Shape s = shape_of(model);
+  const ForwardMode mode = cfg.run.mode;
+  const EncodingConfig& e = cfg.encoding;
+  // Positions of the sequence: the prompt is at most one token per byte plus BOS.
+  u64 tokens = u(cfg.run.tokens);
+  if (!cfg.input.prompt.empty()) tokens = cfg.input.prompt.size() + 1;
+  u64 positions = add(tokens, u(cfg.input.generate));
+  if (model.max_seq_len > 0) positions = std::min(positions, u(model.max_seq_len) + 1);
+
+  MemoryEstimate m;
+  m.weights = weight_bytes(s);
+  m.projections = projections_bytes(s, mode, e.spike_lm_head);
+  // The run's network and the dense reference it is compared with.
+  m.kv_cache = add(kv_cache_bytes(s, positions, mode, e.kv_spiking),
+                   mode == ForwardMode::dense ? kv_cache_bytes(s, positions, mode, e.kv_spiking)
+                                              : kv_cache_bytes(s, positions, ForwardMode::dense, false));
+
+  const u64 logits = mul(4, positions, s.V);
+  m.recording = mul(2, logits);  // run and dense logits, always kept
+  if (cfg.record.enabled) {
+    if (cfg.record.logits) m.recording = add(m.recording, logits);
+    if (cfg.record.spikes && mode == ForwardMode::spiking)
+      m.recording = add(m.recording, spike_recording_bytes(s, e, positions));
+    if (cfg.record.trace_neurons > 0 && !cfg.record.trace_populations.empty() && mode == ForwardMode::spiking)
+      m.recording = add(m.recording, mul(spike_populations(s, e), kPerTracePopulation));
+  }
+
+  const u64 n = neurons(s, e.spike_lm_head);
+  m.buffers = add(mul(n, kPerNeuronState + kPerNeuronEvents), kBaseline);
+  if (uses_saliency(mode, e)) {
+    u64 calib_tokens = mul(u(e.calib_windows), std::max<u64>(tokens, 16));
+    if (!e.calib_file.empty())
+      calib_tokens = mul(std::max<u64>(1, u(e.calib_windows)), u(std::max(model.max_seq_len, 1)));
+    m.buffers = add(m.buffers, calibration_bytes(s, calib_tokens));
+  }
+  m.buffers =
+      add(m.buffers, mul(3, add(file_size_or_zero(cfg.input.token_file), file_size_or_zero(e.calib_file))));
+  return m;
+}
+
+MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
+  MemoryEstimate m;
+  const auto& sizes = cfg.linear_stack.sizes;
+  u64 neurons_total = 0;
+  for (std::size_t k = 0; k + 1 < sizes.size(); ++k) {
+    const u64 d_in = u(sizes[k]), d_out = u(sizes[k + 1]);
+    m.weights = add(m.weights, mul(4, d_in, d_out));
+    m.projections = add(m.projections, projection_bytes(d_in, d_out));
+    neurons_total = add(neurons_total, d_in);
+  }
+  if (cfg.record.enabled && cfg.record.spikes)
+    for (std::size_t k = 0; k + 1 < sizes.size(); ++k)
+      m.recording =
+          add(m.recording, spike_buffer_bytes(u(sizes[k]), u64{1} << std::clamp(cfg.encoding.addbit, 0, 16),
+                                              u(cfg.run.tokens)));
+  m.buffers = add(mul(neurons_total, kPerNeuronState + kPerNeuronEvents), kBaseline);
+  return m;
+}
+
+MemoryEstimate estimate_eval_memory(const EvalOptions& o, const LlamaConfig& model, u64 token_file_bytes) {
+  const Shape s = shape_of(model);
+  const u64 positions = u(o.seq) + (o.rows ? 0 : 1);
+  MemoryEstimate m;
+  m.weights = weight_bytes(s);
+  m.projections = projections_bytes(s, o.mode, o.encoding.spike_lm_head);
+  m.kv_cache = kv_cache_bytes(s, positions, o.mode, o.encoding.kv_spiking);
+  m.recording = mul(2 * 4, positions, s.V);  // one window's logits and the copy scoring reads
+  m.buffers = add(mul(neurons(s, o.encoding.spike_lm_head), kPerNeuronState + kPerNeuronEvents), kBaseline);
+  const bool saliency = o.mode != ForwardMode::dense && o.encoding.saliency != SaliencyMethod::uniform &&
+                        o.encoding.addbit != 0 && o.calib_windows > 0;
+  if (saliency) m.buffers = add(m.buffers, calibration_bytes(s, mul(u(o.calib_windows), positions)));
+  m.buffers = add(m.buffers, mul(3, add(token_file_bytes, file_size_or_zero(o.calib_file))));
+  return m;
+}
+
+std::optional<u64> available_memory() {
+  std::optional<u64> avail;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  u64 value = 0;
+  while (meminfo >> key >> value) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") {
+      avail = mul(value, kKiB);  // the kernel reports kB (KiB)
+      break;
+    }
+  }
+  if (const auto cg = cgroup_headroom()) avail = avail ? std::min(*avail, *cg) : *cg;
+  return avail;
+}
+
+MemoryLimit memory_limit(std::optional<u64> max_memory, const std::string& max_memory_text) {
+  MemoryLimit limit{std::numeric_limits<u64>::max(), "no limit known"};
+  if (const auto avail = available_memory()) {
+    limit.bytes = *avail;
+    limit.source = "available memory: MemAvailable of /proc/meminfo and the cgroup limit";
+  }
+  if (max_memory && *max_memory <= limit.bytes) {
+    limit.bytes = *max_memory;
+    limit.source = "--max-memory " + (max_memory_text.empty() ? format_bytes(*max_memory) : max_memory_text);
+  }
+  return limit;
+}
+
+void check_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, const std::string& what,
+                  const std::string& hint) {
+  if (estimate.total() <= limit.bytes) return;
+  throw Error(ExitCode::resource,
+              fmt::format("{} needs about {} ({}); limit is {} ({}){}{}", what,
+                          format_bytes(estimate.total()), estimate.breakdown(), format_bytes(limit.bytes),
+                          limit.source, hint.empty() ? "" : ". ", hint));
+}
+
+MemoryEstimate check_run_memory(const SimConfig& cfg, std::optional<u64> max_memory,
+                                const std::string& max_memory_text) {
+  MemoryEstimate m;
+  std::string what;
+  if (cfg.run.workload == Workload::linear_stack) {
+    m = estimate_linear_stack_memory(cfg);
+    what = fmt::format("the linear stack of '{}'", cfg.source_name);
+  } else {
+    LlamaConfig model;
+    if (cfg.model.path == "generated") {
+      const auto& g = cfg.generated;
+      model.dim = g.dim;
+      model.hidden_dim = g.hidden_dim;
+      model.n_layers = g.layers;
+      model.n_heads = g.heads;
+      model.n_kv_heads = g.kv_heads;
+      model.head_dim = g.heads > 0 ? g.dim / g.heads : 0;
+      model.vocab_size = g.vocab;
+      model.max_seq_len = g.max_seq_len;
+    } else {
+      model = peek_model_config(cfg.model.path);
+    }
+    m = estimate_run_memory(cfg, model);
+    what = fmt::format("the run of '{}' (model '{}', {} mode)", cfg.source_name, cfg.model.path,
+                       forward_mode_name(cfg.run.mode));
+  }
+  check_memory(m, memory_limit(max_memory, max_memory_text), what,
+               "Use fewer tokens, a smaller model, record.spikes = false, or raise --max-memory");
+  return m;
+}
+
+MemoryEstimate check_eval_memory(const EvalOptions& o, std::optional<u64> max_memory,
+                                 const std::string& max_memory_text) {
+  const LlamaConfig model = peek_model_config(o.model);
+  const MemoryEstimate m = estimate_eval_memory(o, model, file_size_or_zero(o.tokens));
+  check_memory(m, memory_limit(max_memory, max_memory_text),
+               fmt::format("eval of '{}' ({} mode, --seq {})", o.model, forward_mode_name(o.mode), o.seq),
+               "Use a shorter --seq, a smaller model, or raise --max-memory");
+  return m;
+}
+
+u64 parse_memory_size(const std::string& text, const std::string& option) {
+  auto bad = [&]() -> u64 {
+    throw Error(ExitCode::usage,
+                fmt::format("{}: expected a size such as 512M, 8G or 1.5GiB (K, M, G, T are powers of 1024), "
+                            "got '{}'",
+                            option, text));
+  };
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) ++i;
+  if (i == 0) return bad();
+  double number = 0;
+  try {
+    std::size_t used = 0;
+    number = std::stod(text.substr(0, i), &used);
+    if (used != i) return bad();
+  } catch (const std::exception&) {
+    return bad();
+  }
+  std::string unit;
+  for (char c : text.substr(i))
+    if (c != ' ') unit += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();  // "MB" -> "M"
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();  // "MIB" -> "MI" -> "M"
+  double scale = 0;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "K")
+    scale = static_cast<double>(kKiB);
+  else if (unit == "M")
+    scale = static_cast<double>(kMiB);
+  else if (unit == "G")
+    scale = static_cast<double>(kGiB);
+  else if (unit == "T")
+    scale = static_cast<double>(kGiB) * 1024.0;
+  else
+    return bad();
+  const double bytes = number * scale;
+  if (!(bytes >= 1.0) || bytes > 1.8e19) return bad();
+  return static_cast<u64>(bytes);
+}
+
+}  // namespace spikesim

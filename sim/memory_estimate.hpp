@@ -1,0 +1,104 @@
+#pragma once
+// How much memory a run needs, estimated before anything large is allocated,
+// and the refusal when that exceeds what the machine (or --max-memory) allows.
+//
+// The estimate reads only the model's shape: the [generated] section, a
+// Hugging Face config.json (plus the safetensors header, checked against it)
+// or the 28-byte llama2.c header (peek_model_config, io/model_loader.hpp).
+// With P positions per sequence (run.tokens + input.generate for `run`,
+// --seq (+1 for windows) for `eval`), L layers, d = dim, h = hidden_dim,
+// q = n_heads·head_dim, k = n_kv_heads·head_dim, V = vocab, all in bytes:
+//
+//   weights      4 · (2·V·d + L·(2d + 2·q·d + 2·k·d + 3·h·d) + d)
+//                (fp32; lm_head is its own matrix even when tied)
+//                + the loader's largest transient copy (llama2.c reads one
+//                stacked array of all layers at a time: 4·L·h·d)
+//   projections  quantized/spiking only: every spiking projection keeps a
+//                transposed fp32 copy (4·d_in·d_out) and, per output, a
+//                double integrator and column sum per salient group
+//                (2 groups · 2 · 8 · d_out); the lm_head too when spiked
+//   KV cache     per layer, per K and V, per position, per KV head: a cached
+//                vector of ~160 bytes of bookkeeping plus
+//                  dense (or kv_spiking off): 4 · head_dim
+//                  quantized: one code per channel, 6 · head_dim
+//                  spiking: at most head_dim · T spikes (the K/V encoders
+//                           run T = 1 step), 6 bytes each (channel + amplitude)
+//                `run` adds the dense reference's cache (4 · k · P · 2 · L)
+//   recording    the logits kept for the comparison (`run`: run + dense,
+//                2 · 4 · P · V, plus one copy while they are written), and
+//                per recorded spike population of n neurons three appendable
+//                datasets (timestamps f64, node_ids u64, amplitudes i32) each
+//                buffering up to one chunk of 65536 events, and HDF5's chunk
+//                cache as much again: 2 · 20 · min(65536, n · T · P) with T =
+//                2^addbit (at most 2.5 MiB per population), plus 1 MiB while
+//                a chunk is compressed; per traced population 2 · 65536 · 4
+//   buffers      per-neuron counters and state (64 bytes per GIF neuron),
+//                the spike event buffer (16 bytes per neuron), the
+//                calibration activations saliency keeps (4 bytes per encoder
+//                input per calibration token, plus one stage's matrix
+//                copies), the token file (3 × its size while it is read)
+//                and 40 MiB for the program, libraries and allocator slack
+//
+// The limit is min(--max-memory, available memory), where available memory
+// is MemAvailable of /proc/meminfo, lowered to what the cgroup v2 limit
+// (memory.max - memory.current) leaves when one is set.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "io/config.hpp"
+#include "io/llama_model.hpp"
+#include "sim/evaluation.hpp"
+
+namespace spikesim {
+
+struct MemoryEstimate {
+  std::uint64_t weights = 0;
+  std::uint64_t projections = 0;
+  std::uint64_t kv_cache = 0;
+  std::uint64_t recording = 0;
+  std::uint64_t buffers = 0;
+  [[nodiscard]] std::uint64_t total() const { return weights + projections + kv_cache + recording + buffers; }
+  // "weights 1.2 GiB, projections ..., KV cache ..., recording ..., buffers ..."
+  [[nodiscard]] std::string breakdown() const;
+};
+
+struct MemoryLimit {
+  std::uint64_t bytes = 0;
+  std::string source;  // e.g. "--max-memory 512M" or "available memory (MemAvailable in /proc/meminfo)"
+};
+
+// The estimate of `spikesim run` for a transformer workload with this model shape.
+MemoryEstimate estimate_run_memory(const SimConfig& config, const LlamaConfig& model);
+// The estimate of `spikesim run` with workload = "linear_stack".
+MemoryEstimate estimate_linear_stack_memory(const SimConfig& config);
+// The estimate of `spikesim eval`; `token_file_bytes` is the size of --tokens.
+MemoryEstimate estimate_eval_memory(const EvalOptions& options, const LlamaConfig& model,
+                                    std::uint64_t token_file_bytes);
+
+// Bytes the system can still give this process, when it can be read.
+std::optional<std::uint64_t> available_memory();
+// min(max_memory, available_memory()); with neither known, no limit (UINT64_MAX).
+MemoryLimit memory_limit(std::optional<std::uint64_t> max_memory, const std::string& max_memory_text = {});
+
+// Throws Error(ExitCode::resource, "<what> needs about X (weights A, ...); limit is Y (<source>). <hint>").
+void check_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, const std::string& what,
+                  const std::string& hint = {});
+
+// The whole check of `spikesim run`: reads the model's shape (model errors
+// come first, as the loader would report them), estimates and checks.
+MemoryEstimate check_run_memory(const SimConfig& config, std::optional<std::uint64_t> max_memory,
+                                const std::string& max_memory_text = {});
+// The same for `spikesim eval`.
+MemoryEstimate check_eval_memory(const EvalOptions& options, std::optional<std::uint64_t> max_memory,
+                                 const std::string& max_memory_text = {});
+
+// "512M", "8G", "1.5GiB", "1048576" (bytes); K, M, G, T are powers of 1024,
+// with or without a trailing "B" or "iB", in any case. Error(ExitCode::usage)
+// naming `option` for anything else or for zero.
+std::uint64_t parse_memory_size(const std::string& text, const std::string& option = "--max-memory");
+
+// "812 KiB", "3.4 MiB", "1.25 GiB".
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace spikesim

@@ -1,0 +1,167 @@
+// Bugs the fuzzers of fuzz/ found (and their neighbours), one test each,
+// named after the bug; then a replay of every seed of fuzz/corpus/ through
+// the parsers the harnesses drive, so an input added there after a crash is
+// checked by every build, with or without clang (docs/fuzzing.md). The
+// sanitizer stage of scripts/test.sh runs these under ASan + UBSan.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "io/config.hpp"
+#include "io/hf_loader.hpp"
+#include "io/llama2c_loader.hpp"
+#include "io/safetensors.hpp"
+
+using namespace spikesim;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::byte> safetensors_image(const std::string& header, std::size_t data_bytes) {
+  std::vector<std::byte> out(8 + header.size() + data_bytes);
+  const std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<std::byte>((n >> (8 * i)) & 0xff);
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  return out;
+}
+
+std::vector<std::byte> read_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(chars.size());
+  if (!chars.empty()) std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+std::vector<fs::path> seeds(const std::string& harness) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(fs::path(SPIKESIM_SOURCE_DIR) / "fuzz" / "corpus" / harness))
+    if (e.is_regular_file()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Runs `parse`; an Error is a refusal, anything else escapes and fails the test.
+template <class Parse>
+bool accepted(Parse&& parse) {
+  try {
+    parse();
+    return true;
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(e.code() != ExitCode::internal);
+    CHECK(e.code() != ExitCode::failure);
+    return false;
+  }
+}
+
+}  // namespace
+
+// fuzz_safetensors: read_f32 of an F32 tensor with no elements called
+// memcpy(nullptr, p, 0) (an empty vector's data()), undefined behaviour
+// that UBSan reports.
+TEST_CASE("safetensors empty F32 tensor read passes no null pointer to memcpy", "[fuzz_regression][safetensors]") {
+  const auto image = safetensors_image(
+      R"({"empty":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"one":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+      4);
+  const auto file = SafetensorsFile::from_bytes(image, "empty.safetensors");
+  CHECK(file.read_f32("empty").empty());
+  CHECK(file.read_f32("one").size() == 1);
+}
+
+// Found while adding the in-memory entry point: file_size() on a directory
+// threw std::filesystem_error instead of the loader's Error.
+TEST_CASE("llama2c loader refuses a directory with Error, not filesystem_error", "[fuzz_regression][llama2c]") {
+  static std::atomic<int> counter{0};
+  const fs::path dir = fs::temp_directory_path() / ("spikesim_fuzzreg_" + std::to_string(::getpid()) + "_" +
+                                                    std::to_string(counter++) + ".bin");
+  fs::create_directories(dir);
+  try {
+    load_llama2c_model(dir);
+    FAIL("a directory loaded as a llama2.c checkpoint");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::model);
+    CHECK(std::string(e.what()).find(dir.string()) != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("in-memory and file entry points give the same verdict", "[fuzz_regression][llama2c]") {
+  for (const auto& seed : seeds("fuzz_llama2c")) {
+    INFO(seed.string());
+    const bool from_file = accepted([&] { (void)load_llama2c_model(seed); });
+    const bool from_bytes = accepted([&] { (void)load_llama2c_model_from_bytes(read_bytes(seed), seed.string()); });
+    CHECK(from_file == from_bytes);
+  }
+  for (const auto& seed : seeds("fuzz_safetensors")) {
+    INFO(seed.string());
+    const bool from_file = accepted([&] { (void)SafetensorsFile(seed); });
+    const bool from_bytes = accepted([&] { (void)SafetensorsFile::from_bytes(read_bytes(seed), seed.string()); });
+    CHECK(from_file == from_bytes);
+  }
+  for (const auto& seed : seeds("fuzz_hf_config")) {
+    INFO(seed.string());
+    const auto bytes = read_bytes(seed);
+    const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const bool from_file = accepted([&] { (void)read_hf_config(seed); });
+    const bool from_text = accepted([&] { (void)parse_hf_config(text, seed.string()); });
+    CHECK(from_file == from_text);
+  }
+}
+
+TEST_CASE("every fuzz seed is accepted or refused with an Error", "[fuzz_regression]") {
+  int accepted_count = 0, refused_count = 0;
+  auto tally = [&](bool ok) { ++(ok ? accepted_count : refused_count); };
+  for (const auto& seed : seeds("fuzz_safetensors")) {
+    INFO(seed.string());
+    tally(accepted([&] {
+      const auto file = SafetensorsFile(seed);
+      for (const auto& entry : file.tensors()) {
+        const auto& t = entry.second;
+        if (t.dtype == SafetensorsDtype::f32 || t.dtype == SafetensorsDtype::f16 ||
+            t.dtype == SafetensorsDtype::bf16 || t.dtype == SafetensorsDtype::f64)
+          CHECK(file.read_f32(entry.first).size() == t.elements());
+      }
+    }));
+  }
+  for (const auto& seed : seeds("fuzz_llama2c")) {
+    INFO(seed.string());
+    tally(accepted([&] { (void)load_llama2c_model(seed); }));
+  }
+  for (const auto& seed : seeds("fuzz_hf_config")) {
+    INFO(seed.string());
+    tally(accepted([&] { (void)read_hf_config(seed); }));
+  }
+  for (const auto& seed : seeds("fuzz_toml_config")) {
+    INFO(seed.string());
+    // The harness's input: TOML text, then after a NUL byte one override per line.
+    const auto bytes = read_bytes(seed);
+    const std::string input(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const auto nul = input.find('\0');
+    std::vector<std::string> overrides;
+    if (nul != std::string::npos) {
+      std::string rest = input.substr(nul + 1);
+      for (std::size_t eol; (eol = rest.find('\n')) != std::string::npos; rest.erase(0, eol + 1))
+        overrides.push_back(rest.substr(0, eol));
+      if (!rest.empty()) overrides.push_back(rest);
+    }
+    tally(accepted([&] {
+      const auto c = parse_config(input.substr(0, nul), seed.filename().string(), overrides);
+      CHECK(parse_config(config_to_toml(c), "roundtrip.toml").same_settings(c));
+    }));
+  }
+  // The corpora hold both kinds on purpose (fuzz/make_corpus.py).
+  CHECK(accepted_count > 10);
+  CHECK(refused_count > 10);
+}
