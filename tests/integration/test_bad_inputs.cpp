@@ -8,117 +8,36 @@
 //   - finish within a timeout (a hang fails the test; it is killed).
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <bit>
-#include <chrono>
-#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/error.hpp"
 #include "io/generated_model.hpp"
 #include "io/llama2c_loader.hpp"
 #include "io/token_file.hpp"
-
-extern char** environ;
+#include "tests/support/files.hpp"
+#include "tests/support/model_files.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::le_u64;
+using test::Outcome;
+using test::read_file;
+using test::run_spikesim;
+using test::TempDir;
+using test::write_file;
 
 namespace {
-
-const std::string kSpikesim = SPIKESIM_BINARY_DIR "/sim/spikesim";
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("spikesim_bad_inputs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& file, const std::string& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-struct Outcome {
-  int code = -1;
-  bool timed_out = false;
-  std::string out, err;
-};
-
-// Runs spikesim with `args`, stdout and stderr to files in `dir`; kills it
-// after `timeout_s` seconds (then timed_out is set).
-Outcome run_spikesim(const std::vector<std::string>& args, const fs::path& dir, double timeout_s = 30) {
-  const std::string out_file = (dir / "stdout.txt").string(), err_file = (dir / "stderr.txt").string();
-  std::vector<std::string> argv_s{kSpikesim};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, kSpikesim.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
-  Outcome o;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  int status = 0;
-  while (true) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      o.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = read_text(out_file);
-  o.err = read_text(err_file);
-  fs::remove(out_file);
-  fs::remove(err_file);
-  return o;
-}
 
 // Every file under `dir` whose name ends in ".h5" or ".partial".
 std::vector<std::string> output_files(const fs::path& dir) {
@@ -137,11 +56,7 @@ void expect_failure(const Outcome& o, const fs::path& dir, ExitCode code,
   INFO("stderr:\n" << o.err << "stdout:\n" << o.out);
   REQUIRE_FALSE(o.timed_out);
   CHECK(o.code == static_cast<int>(code));
-  std::size_t error_lines = 0;
-  std::istringstream lines(o.err);
-  for (std::string line; std::getline(lines, line);)
-    if (line.find("spikesim: error:") != std::string::npos) ++error_lines;
-  CHECK(error_lines == 1);
+  CHECK(test::error_line_count(o.err) == 1);
   CHECK(o.err.find("internal error") == std::string::npos);
   const auto at = o.err.find("spikesim: error:");
   const std::string message = at == std::string::npos ? std::string() : o.err.substr(at);
@@ -151,25 +66,9 @@ void expect_failure(const Outcome& o, const fs::path& dir, ExitCode code,
 
 // ---- the inputs ---------------------------------------------------------------
 
-// The tiny model every case starts from.
+// The tiny model every case starts from (seed 11).
 LlamaModel tiny_model() {
-  GeneratedModelSpec s;
-  s.seed = 11;
-  s.dim = 16;
-  s.hidden_dim = 24;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
-  s.vocab = 32;
-  s.max_seq_len = 16;
-  s.outlier_channels = 2;
-  return generate_model(s);
-}
-
-std::string le_u64(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
+  return test::tiny_model(11);
 }
 
 struct Tensor {
@@ -180,46 +79,22 @@ struct Tensor {
 
 std::vector<Tensor> hf_tensors(const LlamaModel& m) {
   std::vector<Tensor> ts;
-  auto mat = [&](const std::string& name, const MatrixRM& w) {
-    ts.push_back({name, {w.rows(), w.cols()}, std::vector<float>(w.data(), w.data() + w.size())});
-  };
-  auto vec = [&](const std::string& name, const Eigen::VectorXf& v) {
-    ts.push_back({name, {v.size()}, std::vector<float>(v.data(), v.data() + v.size())});
-  };
-  mat("model.embed_tokens.weight", m.embedding);
-  for (std::size_t i = 0; i < m.layers.size(); ++i) {
-    const auto& l = m.layers[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    vec(p + "input_layernorm.weight", l.attn_norm);
-    mat(p + "self_attn.q_proj.weight", l.wq);
-    mat(p + "self_attn.k_proj.weight", l.wk);
-    mat(p + "self_attn.v_proj.weight", l.wv);
-    mat(p + "self_attn.o_proj.weight", l.wo);
-    vec(p + "post_attention_layernorm.weight", l.ffn_norm);
-    mat(p + "mlp.gate_proj.weight", l.w_gate);
-    mat(p + "mlp.up_proj.weight", l.w_up);
-    mat(p + "mlp.down_proj.weight", l.w_down);
-  }
-  vec("model.norm.weight", m.final_norm);
-  mat("lm_head.weight", m.lm_head);
+  test::for_each_hf_tensor(
+      m,
+      [&](const std::string& name, const MatrixRM& w) {
+        ts.push_back({name, {w.rows(), w.cols()}, std::vector<float>(w.data(), w.data() + w.size())});
+      },
+      [&](const std::string& name, const Eigen::VectorXf& v) {
+        ts.push_back({name, {v.size()}, std::vector<float>(v.data(), v.data() + v.size())});
+      });
   return ts;
 }
 
 json hf_config(const LlamaModel& m) {
-  const auto& c = m.config;
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", c.dim},
-          {"intermediate_size", c.hidden_dim},
-          {"num_hidden_layers", c.n_layers},
-          {"num_attention_heads", c.n_heads},
-          {"num_key_value_heads", c.n_kv_heads},
-          {"vocab_size", c.vocab_size},
-          {"max_position_embeddings", c.max_seq_len},
-          {"rms_norm_eps", c.norm_eps},
-          {"hidden_act", "silu"},
-          {"tie_word_embeddings", false},
-          {"rope_parameters", {{"rope_theta", c.rope_theta}, {"rope_type", "default"}}}};
+  json j = test::hf_config_common(m);
+  j["tie_word_embeddings"] = false;
+  j["rope_parameters"] = {{"rope_theta", m.config.rope_theta}, {"rope_type", "default"}};
+  return j;
 }
 
 // How to spoil a Hugging Face folder.
@@ -254,7 +129,7 @@ fs::path write_hf_model(const fs::path& dir, const HfEdits& e = {}) {
   const std::string text = header.dump();
   std::string bytes = le_u64(text.size()) + text + data;
   if (e.file) e.file(bytes);
-  write_bytes(model / "model.safetensors", bytes);
+  write_file(model / "model.safetensors", bytes);
   return model;
 }
 
@@ -263,9 +138,9 @@ fs::path write_llama2c(const fs::path& dir, const std::function<void(std::string
   const fs::path file = dir / "model.bin";
   write_llama2c_model(tiny_model(), file);
   if (edit) {
-    std::string bytes = read_text(file);
+    std::string bytes = read_file(file);
     edit(bytes);
-    write_bytes(file, bytes);
+    write_file(file, bytes);
   }
   return file;
 }
@@ -299,7 +174,7 @@ Outcome run_model(const TempDir& dir, const fs::path& model, std::vector<std::st
 }  // namespace
 
 TEST_CASE("bad inputs: the unspoilt inputs run, so each failure below is the spoiled part's", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   SECTION("Hugging Face folder") {
     const auto o = run_model(dir, write_hf_model(dir.path()));
     INFO(o.err);
@@ -315,7 +190,7 @@ TEST_CASE("bad inputs: the unspoilt inputs run, so each failure below is the spo
 }
 
 TEST_CASE("bad inputs: malformed safetensors are refused naming file and tensor", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   SECTION("truncated file") {
     const auto model = write_hf_model(dir.path(), {.file = [](std::string& b) { b.resize(b.size() - 100); }});
     expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
@@ -407,7 +282,7 @@ TEST_CASE("bad inputs: malformed safetensors are refused naming file and tensor"
 }
 
 TEST_CASE("bad inputs: absurd config.json fields are refused naming file and key", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   auto with_config = [&](const std::function<void(json&)>& edit) {
     return run_model(dir, write_hf_model(dir.path(), {.config = edit}));
   };
@@ -452,7 +327,7 @@ TEST_CASE("bad inputs: absurd config.json fields are refused naming file and key
   }
   SECTION("not JSON") {
     const auto model = write_hf_model(dir.path());
-    write_bytes(model / "config.json", "{\"hidden_size\": 16,");
+    write_file(model / "config.json", "{\"hidden_size\": 16,");
     expect_failure(run_model(dir, model), dir.path(), ExitCode::model, {"config.json", "bad JSON"});
   }
   SECTION("config.json absent") {
@@ -464,7 +339,7 @@ TEST_CASE("bad inputs: absurd config.json fields are refused naming file and key
 }
 
 TEST_CASE("bad inputs: llama2.c headers with absurd dimensions or a short file", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   SECTION("negative dimension") {
     const auto model = write_llama2c(dir.path(), [](std::string& b) { set_i32(b, 0, -16); });
     expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
@@ -503,7 +378,7 @@ TEST_CASE("bad inputs: llama2.c headers with absurd dimensions or a short file",
 }
 
 TEST_CASE("bad inputs: NaN or Inf weights are refused unless model.allow_non_finite", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   // Element 5 of layer 0's k_proj.
   const auto nan_model = [&] {
     return write_hf_model(dir.path(), {.tensors = [](std::vector<Tensor>& ts) {
@@ -541,9 +416,9 @@ TEST_CASE("bad inputs: NaN or Inf weights are refused unless model.allow_non_fin
 }
 
 TEST_CASE("bad inputs: TOML syntax, unknown keys, wrong types and out-of-range values", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   auto run_toml = [&](const std::string& text, std::vector<std::string> extra = {}) {
-    write_bytes(dir / "bad.toml", text);
+    write_file(dir / "bad.toml", text);
     std::vector<std::string> args{"run", (dir / "bad.toml").string(), "-o", (dir / "out.h5").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_spikesim(args, dir.path());
@@ -579,7 +454,7 @@ TEST_CASE("bad inputs: TOML syntax, unknown keys, wrong types and out-of-range v
 }
 
 TEST_CASE("bad inputs: token files with ids outside the vocabulary or a ragged size", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   const auto model = write_hf_model(dir.path());
   SECTION("id outside the vocabulary") {
     write_token_file(dir / "tokens.i32", std::vector<int>{1, 5, 40, 7, 9, 2});
@@ -593,7 +468,7 @@ TEST_CASE("bad inputs: token files with ids outside the vocabulary or a ragged s
                    dir.path(), ExitCode::data, {"tokens.i32", "token at index 1 is -3"});
   }
   SECTION("size not a multiple of 4") {
-    write_bytes(dir / "tokens.i32", std::string(10, '\1'));
+    write_file(dir / "tokens.i32", std::string(10, '\1'));
     expect_failure(run_model(dir, model, {"--set", "input.token_file=" + (dir / "tokens.i32").string()}),
                    dir.path(), ExitCode::data, {"tokens.i32", "size 10 bytes is not a multiple of 4"});
   }
@@ -612,7 +487,7 @@ TEST_CASE("bad inputs: token files with ids outside the vocabulary or a ragged s
 }
 
 TEST_CASE("bad inputs: an output path that cannot be written", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   const auto model = write_hf_model(dir.path());
   SECTION("folder does not exist") {
     const std::string out = (dir / "no_such_folder" / "out.h5").string();
@@ -639,7 +514,7 @@ TEST_CASE("bad inputs: an output path that cannot be written", "[bad_input]") {
 }
 
 TEST_CASE("bad inputs: a run or eval larger than the memory limit is refused before loading", "[bad_input]") {
-  TempDir dir;
+  TempDir dir("bad_inputs");
   const auto model = write_hf_model(dir.path());
   SECTION("--max-memory below the estimate") {
     expect_failure(run_model(dir, model, {"--max-memory", "1M"}), dir.path(), ExitCode::resource,

@@ -12,88 +12,23 @@
 // event delivery really is split between tasks.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "io/hdf5.hpp"
-
-extern char** environ;
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kSpikesim = SPIKESIM_BINARY_DIR "/sim/spikesim";
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("spikesim_determinism_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Runs spikesim to completion (killed after 60 s); returns the exit code and stderr.
-std::pair<int, std::string> run_spikesim(const std::vector<std::string>& args, const fs::path& dir) {
-  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
-  std::vector<std::string> argv_s{kSpikesim};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, kSpikesim.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      FAIL("spikesim did not finish within 60 s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(err)};
-}
 
 // ---- the whole content of a file, as bytes ----------------------------------------
 
@@ -200,18 +135,19 @@ void require_identical(const Content& a, const Content& b, const std::string& wh
 }  // namespace
 
 TEST_CASE("determinism: 1 and 2 threads and two runs give bit-identical HDF5 content", "[determinism]") {
-  TempDir dir;
+  test::TempDir dir("determinism");
   const fs::path config = dir / "det.toml";
   std::ofstream(config) << "[run]\ntokens = 10\nseed = 7\nprogress = false\n\n"
                            "[generated]\ndim = 128\nhidden_dim = 2048\nlayers = 2\n\n"
                            "[encoding]\ncalib_windows = 2\n\n"
                            "[record]\ntrace_populations = [\"layer0.*\"]\n";
   auto run = [&](int threads, const std::string& name) {
-    const auto [code, err] = run_spikesim({"run", config.string(), "-o", (dir / name).string(), "--set",
-                                           "run.threads=" + std::to_string(threads), "--json"},
-                                          dir / "");
-    INFO("stderr:\n" << err);
-    REQUIRE(code == 0);
+    const test::Outcome o = test::run_spikesim({"run", config.string(), "-o", (dir / name).string(), "--set",
+                                                "run.threads=" + std::to_string(threads), "--json"},
+                                               dir.path(), 60);
+    if (o.timed_out) FAIL("spikesim did not finish within 60 s");
+    INFO("stderr:\n" << o.err);
+    REQUIRE(o.code == 0);
     return file_content(dir / name);
   };
   const Content one = run(1, "threads1.h5");

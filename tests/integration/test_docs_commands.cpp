@@ -22,10 +22,8 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -38,7 +36,10 @@
 
 #include "core/error.hpp"
 #include "io/config.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
@@ -46,21 +47,9 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kSource = SPIKESIM_SOURCE_DIR;
-const std::string kSpikesim = SPIKESIM_BINARY_DIR "/sim/spikesim";
+using test::kSpikesim;
 // How the docs spell the binary: the README's build folder, from the repository root.
 const std::string kDocsBinary = "./build/sim/spikesim";
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) FAIL("cannot read " << file.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-  if (!out) FAIL("cannot write " << file.string());
-}
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -71,27 +60,6 @@ std::string shell_quote(const std::string& s) {
 std::string tail(const std::string& text, std::size_t n = 3000) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
 }
-
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("spikesim_docs_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // One shell command of a ```sh block (continuation lines joined).
 struct Command {
@@ -177,10 +145,10 @@ std::set<std::string> binary_subcommands(const fs::path& scratch) {
   const int status = std::system(cmd.c_str());
   REQUIRE(status != -1);
   REQUIRE(WIFEXITED(status));
-  INFO("spikesim --help:\n" << read_text(out));
+  INFO("spikesim --help:\n" << test::read_file_or_fail(out));
   REQUIRE(WEXITSTATUS(status) == 0);
   std::set<std::string> names;
-  std::istringstream in(read_text(out));
+  std::istringstream in(test::read_file_or_fail(out));
   std::string line;
   bool in_list = false;
   const std::regex entry(R"(^  ([a-z][a-z0-9_-]*)\s)");
@@ -227,7 +195,7 @@ std::set<std::string> shared_paths(const ShellBlock& block) {
     collect(c.text);
     for (std::sregex_iterator it(c.text.begin(), c.text.end(), config), end; it != end; ++it) {
       const fs::path toml = kSource / it->str();
-      if (fs::exists(toml)) collect(read_text(toml));
+      if (fs::exists(toml)) collect(test::read_file_or_fail(toml));
     }
   }
   return paths;
@@ -247,25 +215,25 @@ Result run_command(const std::string& command, const fs::path& cwd, const fs::pa
     pos += quoted.size();
   }
   const fs::path script = scratch / "command.sh", out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  write_text(script, text + "\n");
+  test::write_file_or_fail(script, text + "\n");
   const std::string line = "cd " + shell_quote(cwd.string()) + " && timeout 600 /bin/sh " +
                            shell_quote(script.string()) + " > " + shell_quote(out.string()) + " 2> " +
                            shell_quote(err.string());
   Result r;
   const int status = std::system(line.c_str());
   r.status = status == -1 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
-  r.out = read_text(out);
-  r.err = read_text(err);
+  r.out = test::read_file_or_fail(out);
+  r.err = test::read_file_or_fail(err);
   return r;
 }
 
 // Runs every ```sh block of one page (see the top of this file).
 void run_page(const fs::path& page) {
   const std::string rel = fs::relative(page, kSource).string();
-  const auto blocks = shell_blocks(read_text(page));
+  const auto blocks = shell_blocks(test::read_file_or_fail(page));
   if (blocks.empty()) return;
 
-  TempDir scratch(page.stem().string());
+  test::TempDir scratch("docs_" + page.stem().string());
   const fs::path repo = scratch.path() / "repo";
   fs::create_directories(repo);
   fs::copy(kSource / "examples", repo / "examples", fs::copy_options::recursive);
@@ -332,7 +300,7 @@ std::vector<KeyMention> key_mentions(const fs::path& page, const std::vector<std
   const std::regex toml_key(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=)");
 
   std::vector<KeyMention> out;
-  std::istringstream in(read_text(page));
+  std::istringstream in(test::read_file_or_fail(page));
   std::string line, toml_current;
   std::string fence;  // info string of the open fence ("" outside a fence or when it has none)
   bool in_fence = false;
@@ -376,7 +344,7 @@ std::vector<fs::path> markdown_pages() {
 TEST_CASE("the shell commands of the tutorial run as written", "[docs]") {
   const fs::path page = kSource / "docs" / "tutorial.md";
   REQUIRE(fs::exists(page));
-  const auto blocks = shell_blocks(read_text(page));
+  const auto blocks = shell_blocks(test::read_file_or_fail(page));
   // The tutorial walks through run, info, report, plot, read_spikes.py and eval.
   REQUIRE(blocks.size() >= 5);
   std::string all;
@@ -439,7 +407,7 @@ TEST_CASE("every example config is a valid configuration", "[docs]") {
     ++n;
     INFO(e.path().string());
     try {
-      (void)parse_config(read_text(e.path()), e.path().filename().string());
+      (void)parse_config(test::read_file_or_fail(e.path()), e.path().filename().string());
     } catch (const Error& err) {
       FAIL_CHECK(err.what());
     }

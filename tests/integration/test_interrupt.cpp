@@ -9,122 +9,28 @@
 // started) and the process must be gone within a few seconds.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "core/error.hpp"
 #include "io/hdf5.hpp"
-
-extern char** environ;
+#include "tests/support/files.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using test::Process;
+using test::read_file;
+using test::TempDir;
 
 namespace {
-
-const std::string kSpikesim = SPIKESIM_BINARY_DIR "/sim/spikesim";
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("spikesim_interrupt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A spikesim process whose stdout and stderr go to files; killed (SIGKILL)
-// if the test leaves it running.
-class Process {
- public:
-  Process(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> argv_s{kSpikesim};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&pid_, kSpikesim.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) pid_ = -1;
-  }
-  ~Process() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  [[nodiscard]] bool started() const { return pid_ > 0; }
-  [[nodiscard]] bool running() const { return pid_ > 0 && !code_; }
-  void signal(int sig) const { ::kill(pid_, sig); }
-
-  // The exit code (128 + signal when killed by one), or nothing after `timeout`.
-  std::optional<int> wait(std::chrono::duration<double> timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!code_) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (Clock::now() > deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return code_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::optional<int> code_;
-};
-
-// Runs spikesim to completion (at most 30 s).
-std::pair<int, std::string> run_to_end(const std::vector<std::string>& args, const fs::path& out,
-                                       const fs::path& err) {
-  Process p(args, out, err);
-  REQUIRE(p.started());
-  const auto code = p.wait(std::chrono::seconds(30));
-  REQUIRE(code.has_value());
-  return {*code, read_text(out)};
-}
 
 // A run that takes far longer than the test (a generated model with d = 256
 // over 1024 tokens: about ten seconds), with uniform saliency (no
@@ -142,7 +48,7 @@ fs::path write_long_config(const TempDir& dir) {
 }
 
 void check_interrupted_run(int sig, const char* sig_name) {
-  TempDir dir;
+  TempDir dir("interrupt");
   const fs::path out = dir / "out.h5", partial = dir / "out.h5.partial";
   const auto t0 = Clock::now();
   Process run({"run", write_long_config(dir).string()}, dir / "stdout.txt", dir / "stderr.txt");
@@ -152,7 +58,7 @@ void check_interrupted_run(int sig, const char* sig_name) {
   while (!fs::exists(partial) && run.running() && Clock::now() - t0 < std::chrono::seconds(20)) {
     (void)run.wait(std::chrono::milliseconds(10));
   }
-  INFO("stderr:\n" << read_text(dir / "stderr.txt"));
+  INFO("stderr:\n" << read_file(dir / "stderr.txt"));
   REQUIRE(fs::exists(partial));
   REQUIRE(run.running());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -165,16 +71,12 @@ void check_interrupted_run(int sig, const char* sig_name) {
   CHECK(stop_s < 5.0);
 
   // Exit code 130 and one clear message.
-  const std::string err = read_text(dir / "stderr.txt");
+  const std::string err = read_file(dir / "stderr.txt");
   INFO("stderr:\n" << err);
   CHECK(*code == static_cast<int>(ExitCode::interrupted));
   CHECK_THAT(err, Catch::Contains(std::string("spikesim: error: interrupted by ") + sig_name + " at token "));
   CHECK_THAT(err, Catch::Contains("out.h5.partial' (spikesim_complete = 0)"));
-  std::size_t error_lines = 0;
-  std::istringstream lines(err);
-  for (std::string line; std::getline(lines, line);)
-    if (line.find("spikesim: error:") != std::string::npos) ++error_lines;
-  CHECK(error_lines == 1);
+  CHECK(test::error_line_count(err) == 1);
 
   // No file that looks complete; the partial one is marked incomplete.
   CHECK_FALSE(fs::exists(out));
@@ -184,12 +86,12 @@ void check_interrupted_run(int sig, const char* sig_name) {
     CHECK(h5::read_attribute<std::uint32_t>(f, "/", "spikesim_complete") == 0);
   }
 
-  // `spikesim info` reads it and says so.
-  const auto [info_code, info_out] =
-      run_to_end({"info", partial.string()}, dir / "info.txt", dir / "info_err.txt");
-  INFO("info:\n" << info_out << read_text(dir / "info_err.txt"));
-  CHECK(info_code == 0);
-  CHECK_THAT(info_out, Catch::Contains("INCOMPLETE"));
+  // `spikesim info` reads it and says so (at most 30 s).
+  const test::Outcome info = test::run_spikesim({"info", partial.string()}, dir.path(), 30);
+  REQUIRE_FALSE(info.timed_out);
+  INFO("info:\n" << info.out << info.err);
+  CHECK(info.code == 0);
+  CHECK_THAT(info.out, Catch::Contains("INCOMPLETE"));
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 
 #include <hdf5.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,10 +24,16 @@
 #include "io/plots.hpp"
 #include "io/report.hpp"
 #include "io/svg_plot.hpp"
-#include "sim/run_driver.hpp"
+#include "tests/support/raw_hdf5.hpp"
+#include "tests/support/small_run.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
+using test::children;
+using test::dataset;
+using test::f64;
+using test::RawFile;
+using test::u64;
 
 namespace {
 
@@ -251,92 +256,16 @@ double number_of(const Node* n, const std::string& attr) {
 
 // ---- The run ---------------------------------------------------------------------------
 
-struct PlotRun {
-  fs::path dir, file;
-  std::uint64_t tokens = 6;
-  PlotRun() {
-    dir = fs::temp_directory_path() / ("spikesim_test_plots_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    file = dir / "out.h5";
-    const std::string toml =
-        "[run]\ntokens = 6\nprogress = false\n"
-        "[generated]\ndim = 64\nhidden_dim = 160\nlayers = 2\nheads = 4\nkv_heads = 2\nvocab = "
-        "96\nmax_seq_len = 64\n"
-        "[encoding]\ncalib_windows = 1\n"
-        "[record]\noutput = \"" +
-        file.string() + "\"\ntrace_populations = [\"layer0.mlp_in\"]\ntrace_neurons = 8\n";
-    run_simulation(parse_config(toml, "test_plots.toml"));
-  }
-  ~PlotRun() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-const PlotRun& the_run() {
-  static const PlotRun run;
+// The run every test reads (tests/support/small_run.hpp), made once per
+// process and removed at exit.
+const test::SmallRun& the_run() {
+  static const test::SmallRun run("plots");
   return run;
 }
 
 const RunReport& the_report() {
   static const RunReport report = read_run_report(the_run().file);
   return report;
-}
-
-struct RawFile {
-  hid_t id;
-  explicit RawFile(const fs::path& p) : id(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)) {
-    REQUIRE(id >= 0);
-  }
-  ~RawFile() { H5Fclose(id); }
-  RawFile(const RawFile&) = delete;
-  RawFile& operator=(const RawFile&) = delete;
-};
-
-template <class T>
-std::vector<T> dataset(const RawFile& f, const std::string& path, hid_t type) {
-  const hid_t d = H5Dopen2(f.id, path.c_str(), H5P_DEFAULT);
-  INFO(path);
-  REQUIRE(d >= 0);
-  const hid_t s = H5Dget_space(d);
-  std::vector<T> v(static_cast<std::size_t>(H5Sget_simple_extent_npoints(s)));
-  if (!v.empty()) REQUIRE(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
-  H5Sclose(s);
-  H5Dclose(d);
-  return v;
-}
-
-double f64(const RawFile& f, const std::string& object, const std::string& name) {
-  const hid_t a = H5Aopen_by_name(f.id, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  REQUIRE(a >= 0);
-  double v = 0;
-  REQUIRE(H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0);
-  H5Aclose(a);
-  return v;
-}
-std::uint64_t u64(const RawFile& f, const std::string& object, const std::string& name) {
-  const hid_t a = H5Aopen_by_name(f.id, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  REQUIRE(a >= 0);
-  std::uint64_t v = 0;
-  REQUIRE(H5Aread(a, H5T_NATIVE_UINT64, &v) >= 0);
-  H5Aclose(a);
-  return v;
-}
-
-std::vector<std::string> children(const RawFile& f, const std::string& group) {
-  std::vector<std::string> names;
-  const hid_t g = H5Gopen2(f.id, group.c_str(), H5P_DEFAULT);
-  REQUIRE(g >= 0);
-  hsize_t idx = 0;
-  H5Literate(
-      g, H5_INDEX_NAME, H5_ITER_INC, &idx,
-      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-        return 0;
-      },
-      &names);
-  H5Gclose(g);
-  return names;
 }
 
 std::size_t token_of(const std::vector<std::uint64_t>& token_steps, double step) {
@@ -388,7 +317,7 @@ TEST_CASE("svg writer: escaping, numbers, ticks and deterministic output", "[plo
 }
 
 TEST_CASE("raster plot: one mark per spike of the population in the token range", "[plots]") {
-  const PlotRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport& r = the_report();
   const RawFile f(run.file);
   const auto token_steps = dataset<std::uint64_t>(f, "/spikesim/token_steps", H5T_NATIVE_UINT64);
@@ -433,7 +362,7 @@ TEST_CASE("raster plot: one mark per spike of the population in the token range"
 }
 
 TEST_CASE("membrane plot: frames and spikes of the traced neurons", "[plots]") {
-  const PlotRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport& r = the_report();
   const RawFile f(run.file);
   const auto token_steps = dataset<std::uint64_t>(f, "/spikesim/token_steps", H5T_NATIVE_UINT64);
@@ -497,7 +426,7 @@ TEST_CASE("membrane plot: frames and spikes of the traced neurons", "[plots]") {
 }
 
 TEST_CASE("energy plot: bars equal the stage energies and op counts per layer", "[plots]") {
-  const PlotRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport& r = the_report();
   const RawFile f(run.file);
   std::map<std::string, double> run_pj, dense_pj, acs;
@@ -531,7 +460,7 @@ TEST_CASE("energy plot: bars equal the stage energies and op counts per layer", 
 }
 
 TEST_CASE("rates plot: spikes per token per channel, salient channels marked", "[plots]") {
-  const PlotRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport& r = the_report();
   const RawFile f(run.file);
   const std::string pop = "layer0.mlp_down";
@@ -586,7 +515,7 @@ TEST_CASE("HTML report: one well-formed page with the plots inlined", "[report][
 }
 
 TEST_CASE("spikesim plot and report on the command line", "[plots][report]") {
-  const PlotRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const fs::path out = run.dir / "cli_raster.svg";
   const std::string file = run.file.string();
   REQUIRE(run_cli("plot " + file + " raster --population layer0.attn_in --tokens 0:2 -o " + out.string()) ==

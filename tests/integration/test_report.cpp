@@ -3,134 +3,42 @@
 #include <catch2/catch.hpp>
 
 #include <hdf5.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
-#include "io/config.hpp"
 #include "io/report.hpp"
-#include "sim/run_driver.hpp"
+#include "tests/support/raw_hdf5.hpp"
+#include "tests/support/small_run.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
+using test::children;
+using test::dataset;
+using test::f64;
+using test::RawFile;
+using test::string_attribute;
+using test::u64;
 
 namespace {
 
-// The run every test reads: a small generated model, 6 tokens, traces of
-// layer0.mlp_in, in a scratch folder removed at exit.
-struct ReportRun {
-  fs::path dir, file;
-  int dim = 64, hidden = 160, layers = 2, heads = 4, kv_heads = 2, vocab = 96;
-  std::uint64_t tokens = 6;
-  ReportRun() {
-    dir = fs::temp_directory_path() / ("spikesim_test_report_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    file = dir / "out.h5";
-    const std::string toml = "[run]\ntokens = " + std::to_string(tokens) +
-                             "\nprogress = false\n"
-                             "[generated]\ndim = 64\nhidden_dim = 160\nlayers = 2\nheads = 4\nkv_heads = 2\n"
-                             "vocab = 96\nmax_seq_len = 64\n"
-                             "[encoding]\ncalib_windows = 1\n"
-                             "[record]\noutput = \"" +
-                             file.string() +
-                             "\"\ntrace_populations = [\"layer0.mlp_in\"]\ntrace_neurons = 8\n";
-    run_simulation(parse_config(toml, "test_report.toml"));
-  }
-  ~ReportRun() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-const ReportRun& the_run() {
-  static const ReportRun run;
+// The run every test reads (tests/support/small_run.hpp), made once per
+// process and removed at exit.
+const test::SmallRun& the_run() {
+  static const test::SmallRun run("report");
   return run;
-}
-
-// ---- Raw HDF5 access -------------------------------------------------------------
-
-struct RawFile {
-  hid_t id;
-  explicit RawFile(const fs::path& p) : id(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)) {
-    REQUIRE(id >= 0);
-  }
-  ~RawFile() { H5Fclose(id); }
-  RawFile(const RawFile&) = delete;
-  RawFile& operator=(const RawFile&) = delete;
-};
-
-template <class T>
-T attribute(const RawFile& f, const std::string& object, const std::string& name, hid_t type) {
-  const hid_t a = H5Aopen_by_name(f.id, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  INFO(object << " @" << name);
-  REQUIRE(a >= 0);
-  T value{};
-  REQUIRE(H5Aread(a, type, &value) >= 0);
-  H5Aclose(a);
-  return value;
-}
-std::uint64_t u64(const RawFile& f, const std::string& object, const std::string& name) {
-  return attribute<std::uint64_t>(f, object, name, H5T_NATIVE_UINT64);
-}
-double f64(const RawFile& f, const std::string& object, const std::string& name) {
-  return attribute<double>(f, object, name, H5T_NATIVE_DOUBLE);
-}
-
-template <class T>
-std::vector<T> dataset(const RawFile& f, const std::string& path, hid_t type) {
-  const hid_t d = H5Dopen2(f.id, path.c_str(), H5P_DEFAULT);
-  INFO(path);
-  REQUIRE(d >= 0);
-  const hid_t s = H5Dget_space(d);
-  std::vector<T> v(static_cast<std::size_t>(H5Sget_simple_extent_npoints(s)));
-  if (!v.empty()) REQUIRE(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
-  H5Sclose(s);
-  H5Dclose(d);
-  return v;
-}
-
-std::vector<std::string> children(const RawFile& f, const std::string& group) {
-  std::vector<std::string> names;
-  const hid_t g = H5Gopen2(f.id, group.c_str(), H5P_DEFAULT);
-  REQUIRE(g >= 0);
-  hsize_t idx = 0;
-  H5Literate(
-      g, H5_INDEX_NAME, H5_ITER_INC, &idx,
-      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
-        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-        return 0;
-      },
-      &names);
-  H5Gclose(g);
-  return names;
-}
-
-std::string string_attribute(const RawFile& f, const std::string& object, const std::string& name) {
-  const hid_t a = H5Aopen_by_name(f.id, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  REQUIRE(a >= 0);
-  const hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  char* text = nullptr;
-  REQUIRE(H5Aread(a, type, &text) >= 0);
-  std::string s = text ? text : "";
-  H5free_memory(text);
-  H5Tclose(type);
-  H5Aclose(a);
-  return s;
 }
 
 }  // namespace
 
 TEST_CASE("report totals and NeuroBench figures equal the file", "[report]") {
-  const ReportRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport r = read_run_report(run.file);
   const RawFile f(run.file);
   CHECK(r.complete);
@@ -188,7 +96,7 @@ TEST_CASE("report totals and NeuroBench figures equal the file", "[report]") {
 }
 
 TEST_CASE("report stage and layer tables equal the stage groups", "[report]") {
-  const ReportRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport r = read_run_report(run.file);
   const RawFile f(run.file);
   const auto names = children(f, "/spikesim/stages");
@@ -237,7 +145,7 @@ TEST_CASE("report stage and layer tables equal the stage groups", "[report]") {
 }
 
 TEST_CASE("report populations: counters, grid and bits per neuron per token from the file", "[report]") {
-  const ReportRun& run = the_run();
+  const test::SmallRun& run = the_run();
   const RunReport r = read_run_report(run.file);
   const RawFile f(run.file);
   const auto names = children(f, "/spikesim/populations");

@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/energy_model.hpp"
 #include "core/error.hpp"
 #include "io/config.hpp"
+#include "tests/support/files.hpp"
 
 using namespace spikesim;
 
@@ -21,14 +21,6 @@ namespace {
 
 std::filesystem::path source_dir() {
   return SPIKESIM_SOURCE_DIR;
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The message of the Error(config) that `parse_config(text)` throws.
@@ -169,7 +161,7 @@ TEST_CASE("config: every example file parses", "[config]") {
   // default.toml spells out every key at its default.
   const auto default_file = source_dir() / "examples" / "default.toml";
   CHECK(load_config(default_file).same_settings(default_config()));
-  const auto text = read_text(default_file);
+  const auto text = test::read_file_or_fail(default_file);
   for (const auto& key : config_schema()) {
     INFO(key.name);
     CHECK(text.find(fmt::format("\n{} = ", key.leaf())) != std::string::npos);
@@ -438,7 +430,7 @@ TEST_CASE("config: load_config reads files and names missing ones", "[config]") 
 }
 
 TEST_CASE("config: docs/reference/config.md documents every key", "[config]") {
-  const auto doc = read_text(source_dir() / "docs" / "reference" / "config.md");
+  const auto doc = test::read_file_or_fail(source_dir() / "docs" / "reference" / "config.md");
   for (const auto& key : config_keys()) {
     INFO(key);
     CHECK(doc.find("`" + key + "`") != std::string::npos);

@@ -4,7 +4,6 @@
 // and a message naming the file and the tensor or key.
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -13,8 +12,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
-
-#include <unistd.h>
 
 #include "core/error.hpp"
 #include "io/generated_model.hpp"
@@ -25,36 +22,21 @@
 #include "io/token_file.hpp"
 #include "io/tokenizer.hpp"
 #include "sim/dense_forward.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/model_files.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::le_u64;
+using test::read_file;
+using test::TempDir;
+using test::write_file;
 
 namespace {
 
 // ---- helpers -----------------------------------------------------------------
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("spikesim_loaders_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Runs `fn`, requires an Error with `code` whose message holds every needle.
 void require_error(const std::function<void()>& fn, ExitCode code,
@@ -69,22 +51,6 @@ void require_error(const std::function<void()>& fn, ExitCode code,
     return;
   }
   FAIL("expected spikesim::Error, nothing was thrown");
-}
-
-void write_bytes(const fs::path& file, const std::string& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string le_u64(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
 }
 
 // A tensor to write: its dtype and its raw little-endian bytes.
@@ -132,22 +98,12 @@ void write_safetensors(const fs::path& file, const std::vector<StTensor>& tensor
   }
   if (edit) edit(header);
   const std::string text = header.dump();
-  write_bytes(file, le_u64(text.size()) + text + data);
+  write_file(file, le_u64(text.size()) + text + data);
 }
 
-// The tiny model every test uses.
+// The tiny model every test uses (seed 7 unless a test needs a second one).
 LlamaModel tiny_model(std::uint64_t seed = 7) {
-  GeneratedModelSpec s;
-  s.seed = seed;
-  s.dim = 16;
-  s.hidden_dim = 24;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
-  s.vocab = 32;
-  s.max_seq_len = 16;
-  s.outlier_channels = 2;
-  return generate_model(s);
+  return test::tiny_model(seed);
 }
 
 // HF tensors of a model, named as transformers names them.
@@ -158,24 +114,12 @@ std::vector<std::pair<std::string, const float*>> hf_tensor_data(
     out.emplace_back(name, p);
     shapes.push_back(std::move(shape));
   };
-  auto mat = [&](const std::string& name, const MatrixRM& w) { add(name, w.data(), {w.rows(), w.cols()}); };
-  auto vec = [&](const std::string& name, const Eigen::VectorXf& v) { add(name, v.data(), {v.size()}); };
-  mat("model.embed_tokens.weight", m.embedding);
-  for (std::size_t i = 0; i < m.layers.size(); ++i) {
-    const auto& l = m.layers[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    vec(p + "input_layernorm.weight", l.attn_norm);
-    mat(p + "self_attn.q_proj.weight", l.wq);
-    mat(p + "self_attn.k_proj.weight", l.wk);
-    mat(p + "self_attn.v_proj.weight", l.wv);
-    mat(p + "self_attn.o_proj.weight", l.wo);
-    vec(p + "post_attention_layernorm.weight", l.ffn_norm);
-    mat(p + "mlp.gate_proj.weight", l.w_gate);
-    mat(p + "mlp.up_proj.weight", l.w_up);
-    mat(p + "mlp.down_proj.weight", l.w_down);
-  }
-  vec("model.norm.weight", m.final_norm);
-  mat("lm_head.weight", m.lm_head);
+  test::for_each_hf_tensor(
+      m,
+      [&](const std::string& name, const MatrixRM& w) {
+        add(name, w.data(), {w.rows(), w.cols()});
+      },
+      [&](const std::string& name, const Eigen::VectorXf& v) { add(name, v.data(), {v.size()}); });
   return out;
 }
 
@@ -189,20 +133,10 @@ struct HfWriteOptions {
 
 json hf_config(const LlamaModel& m, const HfWriteOptions& o) {
   const auto& c = m.config;
-  json j = {{"architectures", {"LlamaForCausalLM"}},
-            {"model_type", "llama"},
-            {"hidden_size", c.dim},
-            {"intermediate_size", c.hidden_dim},
-            {"num_hidden_layers", c.n_layers},
-            {"num_attention_heads", c.n_heads},
-            {"num_key_value_heads", c.n_kv_heads},
-            {"vocab_size", c.vocab_size},
-            {"max_position_embeddings", c.max_seq_len},
-            {"rms_norm_eps", c.norm_eps},
-            {"hidden_act", "silu"},
-            {"bos_token_id", 1},
-            {"eos_token_id", 2},
-            {"tie_word_embeddings", o.tied}};
+  json j = test::hf_config_common(m);
+  j["bos_token_id"] = 1;
+  j["eos_token_id"] = 2;
+  j["tie_word_embeddings"] = o.tied;
   if (o.v5)
     j["rope_parameters"] = {{"rope_theta", c.rope_theta}, {"rope_type", "default"}};
   else
@@ -298,7 +232,7 @@ TEST_CASE("f16 and bf16 conversions are exact, subnormals and specials included"
 // ---- safetensors ------------------------------------------------------------
 
 TEST_CASE("safetensors: F32, F16 and BF16 tensors read back as float", "[loaders][safetensors]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const std::vector<float> values = {0.0f, -1.5f, 3.140625f, 65504.0f, std::ldexp(1.0f, -24), -0.0f};
   const auto file = tmp / "a.safetensors";
   write_safetensors(file,
@@ -316,7 +250,7 @@ TEST_CASE("safetensors: F32, F16 and BF16 tensors read back as float", "[loaders
 }
 
 TEST_CASE("safetensors: malformed files are refused naming file and tensor", "[loaders][safetensors]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const std::vector<float> v(12, 1.0f);
   const std::vector<StTensor> good = {f32_tensor("alpha", {3, 2}, v.data()),
                                       f32_tensor("beta", {6}, v.data())};
@@ -324,16 +258,16 @@ TEST_CASE("safetensors: malformed files are refused naming file and tensor", "[l
   auto open = [&] { SafetensorsFile st(file); };
 
   SECTION("shorter than the length field") {
-    write_bytes(file, "abc");
+    write_file(file, "abc");
     require_error(open, ExitCode::model, {"bad.safetensors", "8-byte"});
   }
   SECTION("header length larger than the file") {
-    write_bytes(file, le_u64(1000) + "{}");
+    write_file(file, le_u64(1000) + "{}");
     require_error(open, ExitCode::model, {"bad.safetensors", "header length 1000"});
   }
   SECTION("bad JSON") {
     const std::string text = "{\"alpha\": [";
-    write_bytes(file, le_u64(text.size()) + text);
+    write_file(file, le_u64(text.size()) + text);
     require_error(open, ExitCode::model, {"bad.safetensors", "bad JSON"});
   }
   SECTION("unknown dtype") {
@@ -358,8 +292,8 @@ TEST_CASE("safetensors: malformed files are refused naming file and tensor", "[l
   }
   SECTION("truncated file") {
     write_safetensors(file, good);
-    const auto bytes = read_bytes(file);
-    write_bytes(file, bytes.substr(0, bytes.size() - 5));
+    const auto bytes = read_file(file);
+    write_file(file, bytes.substr(0, bytes.size() - 5));
     require_error(open, ExitCode::model, {"bad.safetensors", "beta", "truncated"});
   }
   SECTION("entry that is not an object") {
@@ -374,7 +308,7 @@ TEST_CASE("safetensors: malformed files are refused naming file and tensor", "[l
 }
 
 TEST_CASE("safetensors: sharded checkpoints through model.safetensors.index.json", "[loaders][safetensors]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const std::vector<float> a = {1, 2, 3, 4}, b = {5, 6};
   write_safetensors(tmp / "model-00001-of-00002.safetensors", {f32_tensor("a", {2, 2}, a.data())});
   write_safetensors(tmp / "model-00002-of-00002.safetensors", {f32_tensor("b", {2}, b.data())});
@@ -417,7 +351,7 @@ TEST_CASE("safetensors: sharded checkpoints through model.safetensors.index.json
 // ---- Hugging Face -------------------------------------------------------------
 
 TEST_CASE("HF loader: v4 and v5 configs, tied and untied, F16 and BF16", "[loaders][hf]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   LlamaModel ref = tiny_model();
 
   SECTION("v5 config (rope_parameters), untied, F32: identical weights and logits") {
@@ -476,7 +410,7 @@ TEST_CASE("HF loader: v4 and v5 configs, tied and untied, F16 and BF16", "[loade
 }
 
 TEST_CASE("HF loader: bad tensors are refused naming file and tensor", "[loaders][hf]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const LlamaModel ref = tiny_model();
   const auto dir = tmp / "m";
   auto load = [&] { load_model(dir); };
@@ -527,7 +461,7 @@ TEST_CASE("HF loader: bad tensors are refused naming file and tensor", "[loaders
 }
 
 TEST_CASE("HF loader: absurd config.json fields are refused naming file and key", "[loaders][hf]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const LlamaModel ref = tiny_model();
   const auto dir = tmp / "m";
   auto with_config = [&](const std::function<void(json&)>& edit) {
@@ -583,7 +517,7 @@ TEST_CASE("HF loader: absurd config.json fields are refused naming file and key"
 // ---- llama2.c -----------------------------------------------------------------
 
 TEST_CASE("llama2.c: a written model loads back identically", "[loaders][llama2c]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   SECTION("interleaved model, separate classifier: bitwise the same weights") {
     LlamaModel ref = tiny_model();
     ref.config.rope = RopeStyle::interleaved;
@@ -604,7 +538,7 @@ TEST_CASE("llama2.c: a written model loads back identically", "[loaders][llama2c
     ref.config.tied_embeddings = true;
     ref.lm_head = ref.embedding;
     write_llama2c_model(ref, tmp / "m.bin");
-    const auto bytes = read_bytes(tmp / "m.bin");
+    const auto bytes = read_file(tmp / "m.bin");
     std::int32_t vocab = 0;
     std::memcpy(&vocab, bytes.data() + 20, 4);
     CHECK(vocab == 32);
@@ -617,7 +551,7 @@ TEST_CASE("llama2.c: a written model loads back identically", "[loaders][llama2c
 TEST_CASE("RoPE: rotate-half and interleaved agree once q/k rows are permuted", "[loaders][llama2c][rope]") {
   // The classic HF <-> llama2.c conversion test: the same network written in
   // either convention gives the same logits.
-  TempDir tmp;
+  TempDir tmp("loaders");
   const LlamaModel hf = tiny_model(11);
   LlamaModel meta = hf;
   meta.config.rope = RopeStyle::interleaved;
@@ -646,17 +580,17 @@ TEST_CASE("RoPE: rotate-half and interleaved agree once q/k rows are permuted", 
 }
 
 TEST_CASE("llama2.c: bad headers and sizes are refused naming file and field", "[loaders][llama2c]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   LlamaModel ref = tiny_model();
   ref.config.rope = RopeStyle::interleaved;
   const auto good_file = tmp / "good.bin";
   write_llama2c_model(ref, good_file);
-  const std::string good = read_bytes(good_file);
+  const std::string good = read_file(good_file);
   const auto file = tmp / "bad.bin";
   auto with_header_field = [&](int field, std::int32_t value) {
     std::string b = good;
     std::memcpy(b.data() + 4 * field, &value, 4);
-    write_bytes(file, b);
+    write_file(file, b);
   };
   auto load = [&] { load_model(file); };
 
@@ -677,15 +611,15 @@ TEST_CASE("llama2.c: bad headers and sizes are refused naming file and field", "
     require_error(load, ExitCode::model, {"bad.bin", "'n_kv_heads' = 3"});
   }
   SECTION("file shorter than the header promises") {
-    write_bytes(file, good.substr(0, good.size() - 100));
+    write_file(file, good.substr(0, good.size() - 100));
     require_error(load, ExitCode::model, {"bad.bin", "wcls"});
-    write_bytes(file, good.substr(0, 28 + 4 * 32 * 16 + 10));
+    write_file(file, good.substr(0, 28 + 4 * 32 * 16 + 10));
     require_error(load, ExitCode::model, {"bad.bin", "rms_att_weight"});
-    write_bytes(file, good.substr(0, 12));
+    write_file(file, good.substr(0, 12));
     require_error(load, ExitCode::model, {"bad.bin", "28-byte header"});
   }
   SECTION("file longer than the header promises") {
-    write_bytes(file, good + std::string(8, '\0'));
+    write_file(file, good + std::string(8, '\0'));
     require_error(load, ExitCode::model, {"bad.bin", "8 more"});
   }
   SECTION("vocab sign flipped: the classifier is then missing from the size") {
@@ -696,7 +630,7 @@ TEST_CASE("llama2.c: bad headers and sizes are refused naming file and field", "
     std::string b = good;
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::memcpy(b.data() + 28 + 4, &nan, 4);  // token_embedding_table[0][1]
-    write_bytes(file, b);
+    write_file(file, b);
     require_error(load, ExitCode::numeric, {"bad.bin", "token_embedding_table", "element 1"});
     CHECK(std::isnan(load_model(file, {.allow_non_finite = true}).embedding(0, 1)));
   }
@@ -705,10 +639,10 @@ TEST_CASE("llama2.c: bad headers and sizes are refused naming file and field", "
 // ---- dispatch, token files, tokenizer, generated model ------------------------
 
 TEST_CASE("load_model dispatches on the path and refuses the unknown", "[loaders]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   require_error([&] { load_model(tmp / "missing.bin"); }, ExitCode::model, {"missing.bin"});
   require_error([&] { load_model(tmp / "nothing_here"); }, ExitCode::model, {"nothing_here", "no such"});
-  write_bytes(tmp / "weights.gguf", "GGUF");
+  write_file(tmp / "weights.gguf", "GGUF");
   require_error([&] { load_model(tmp / "weights.gguf"); }, ExitCode::model,
                 {"weights.gguf", "unknown model format"});
   fs::create_directories(tmp / "empty");
@@ -716,7 +650,7 @@ TEST_CASE("load_model dispatches on the path and refuses the unknown", "[loaders
 }
 
 TEST_CASE("token files: round trip, size and range errors", "[loaders][token_file]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   const std::vector<int> tokens = {1, 0, 511, 42, 7};
   write_token_file(tmp / "t.i32", tokens);
   CHECK(fs::file_size(tmp / "t.i32") == 20);
@@ -724,7 +658,7 @@ TEST_CASE("token files: round trip, size and range errors", "[loaders][token_fil
   require_error([&] { read_token_file(tmp / "t.i32", 500); }, ExitCode::data, {"t.i32", "index 2", "511"});
   write_token_file(tmp / "neg.i32", std::vector<int>{3, -1});
   require_error([&] { read_token_file(tmp / "neg.i32", 10); }, ExitCode::data, {"neg.i32", "index 1", "-1"});
-  write_bytes(tmp / "odd.i32", std::string(10, '\1'));
+  write_file(tmp / "odd.i32", std::string(10, '\1'));
   require_error([&] { read_token_file(tmp / "odd.i32", 10); }, ExitCode::data, {"odd.i32", "10 bytes"});
   require_error([&] { read_token_file(tmp / "absent.i32", 10); }, ExitCode::data, {"absent.i32"});
 
@@ -734,9 +668,9 @@ TEST_CASE("token files: round trip, size and range errors", "[loaders][token_fil
 }
 
 TEST_CASE("tokenizer: a missing or corrupt model file is an error naming it", "[loaders][tokenizer]") {
-  TempDir tmp;
+  TempDir tmp("loaders");
   require_error([&] { Tokenizer t(tmp / "tokenizer.model"); }, ExitCode::model, {"tokenizer.model"});
-  write_bytes(tmp / "junk.model", "not a protobuf at all");
+  write_file(tmp / "junk.model", "not a protobuf at all");
   require_error([&] { Tokenizer t(tmp / "junk.model"); }, ExitCode::model, {"junk.model"});
 }
 

@@ -3,7 +3,6 @@
 // own reader, so that the layout other tools see (DESIGN.md §4,
 // docs/reference/hdf5-layout.md) is what is pinned down.
 #include <hdf5.h>
-#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -23,44 +22,17 @@
 #include "io/hdf5.hpp"
 #include "io/recorder.hpp"
 #include "io/run_file.hpp"
+#include "tests/support/raw_hdf5.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace spikesim;
+using test::RawFile;
+using test::TempDir;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("spikesim_recorder_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
-
 // --- Raw HDF5 C API helpers (independent of io/hdf5.hpp) ---------------------
-
-struct RawFile {
-  explicit RawFile(const fs::path& path) : id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)) {
-    REQUIRE(id >= 0);
-  }
-  ~RawFile() { H5Fclose(id); }
-  RawFile(const RawFile&) = delete;
-  RawFile& operator=(const RawFile&) = delete;
-  hid_t id;
-};
 
 // Reads a whole dataset after checking its stored type equals `expected`.
 template <class T>
@@ -184,7 +156,7 @@ std::vector<SpikeEvent> events_of(std::initializer_list<std::array<std::int64_t,
 }  // namespace
 
 TEST_CASE("recorder writes a SONATA spike and frame report with spikesim groups", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const fs::path out = dir / "run.h5";
 
   const auto q_events = events_of({{1, 4, 3}, {1, 0, -2}, {2, 4, 1}, {3, 9, 15}});
@@ -407,7 +379,7 @@ TEST_CASE("recorder writes a SONATA spike and frame report with spikesim groups"
 }
 
 TEST_CASE("recorder destroyed without finalize leaves only an incomplete .partial file", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const fs::path out = dir / "interrupted.h5";
   // A complete file from an earlier run must not survive an interrupted rerun.
   std::ofstream(out) << "earlier run";
@@ -456,7 +428,7 @@ TEST_CASE("recorder refuses outputs it cannot write", "[recorder]") {
   CHECK_THROWS_MATCHES(Hdf5Recorder({"/nonexistent/dir/x.h5"}), Error,
                        output_error_naming("/nonexistent/dir/x.h5"));
 
-  TempDir dir;
+  TempDir dir("recorder");
   std::ofstream(dir / "not_a_folder") << "x";
   const fs::path under_file = dir / "not_a_folder" / "x.h5";
   CHECK_THROWS_MATCHES(Hdf5Recorder({under_file}), Error, output_error_naming(under_file.string()));
@@ -470,7 +442,7 @@ TEST_CASE("recorder refuses outputs it cannot write", "[recorder]") {
 }
 
 TEST_CASE("recorder misuse is an internal error naming the population", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   Hdf5Recorder recorder({dir / "misuse.h5"});
   const auto internal_naming = [](const std::string& text) {
     return Catch::Predicate<Error>([text](const Error& e) {
@@ -494,7 +466,7 @@ TEST_CASE("recorder misuse is an internal error naming the population", "[record
 }
 
 TEST_CASE("read_run_file refuses files that are not spikesim runs", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const auto data_error_naming = [](const fs::path& path) {
     return Catch::Predicate<Error>(
         [text = path.string()](const Error& e) {
@@ -529,7 +501,7 @@ TEST_CASE("read_run_file refuses files that are not spikesim runs", "[recorder]"
 }
 
 TEST_CASE("large appends round-trip exactly across many chunks", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const fs::path out = dir / "large.h5";
   constexpr std::size_t kEvents = 300'000;
   std::vector<SpikeEvent> events(kEvents);
@@ -606,7 +578,7 @@ TEST_CASE("large appends round-trip exactly across many chunks", "[recorder]") {
 }
 
 TEST_CASE("compression level 0 keeps chunking and drops the filters", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const fs::path out = dir / "plain.h5";
   {
     Hdf5Recorder recorder({out, 0, 128});
@@ -623,7 +595,7 @@ TEST_CASE("compression level 0 keeps chunking and drops the filters", "[recorder
 }
 
 TEST_CASE("hdf5 layer: replacing objects, string and enum labels, quiet errors", "[recorder]") {
-  TempDir dir;
+  TempDir dir("recorder");
   const fs::path path = dir / "layer.h5";
   {
     h5::File file = h5::File::create(path);
