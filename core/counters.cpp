@@ -46,6 +46,20 @@ double activation_sparsity(const OpCounts& c) {
   return steps > 0 ? 1.0 - static_cast<double>(c.spikes) / steps : 0.0;
 }
 
+std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const OpCounts& c) {
+  return {{{"neurons", c.neurons},
+           {"membrane_updates", c.membrane_updates},
+           {"spikes", c.spikes},
+           {"amplitude_sum", c.amplitude_sum},
+           {"synaptic_events", c.synaptic_events},
+           {"amplitude_acs", c.amplitude_acs},
+           {"shift_add_acs", c.shift_add_acs},
+           {"effective_acs", c.effective_acs},
+           {"effective_macs", c.effective_macs},
+           {"weight_bytes", c.weight_bytes},
+           {"neuron_tokens", c.neuron_tokens}}};
+}
+
 void NeuronCounters::resize(std::size_t n) {
   membrane_updates.assign(n, 0);
   spikes.assign(n, 0);

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/types.hpp"
@@ -56,6 +57,10 @@ struct OpCounts {
 // 0 when nothing was clocked. The one definition the run summary and the
 // report (io/report.hpp) share.
 double activation_sparsity(const OpCounts& counts);
+
+// The scalar fields of OpCounts with their names: the one list that the
+// JSON summaries, the report and the HDF5 attributes are written from.
+std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const OpCounts& c);
 
 // Per-neuron account of one population, accumulated over a run.
 struct NeuronCounters {

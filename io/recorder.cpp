@@ -306,20 +306,8 @@ void Hdf5Recorder::write_op_counts(const std::string& group, const OpCounts& c) 
   Impl& s = live("write_op_counts");
   const std::string object = spikesim_group(group);
   h5::require_group(s.file, object);
-  const std::array<std::pair<const char*, std::uint64_t>, 11> fields = {{
-      {"neurons", c.neurons},
-      {"membrane_updates", c.membrane_updates},
-      {"spikes", c.spikes},
-      {"amplitude_sum", c.amplitude_sum},
-      {"synaptic_events", c.synaptic_events},
-      {"amplitude_acs", c.amplitude_acs},
-      {"shift_add_acs", c.shift_add_acs},
-      {"effective_acs", c.effective_acs},
-      {"effective_macs", c.effective_macs},
-      {"weight_bytes", c.weight_bytes},
-      {"neuron_tokens", c.neuron_tokens},
-  }};
-  for (const auto& [name, value] : fields) h5::write_attribute<std::uint64_t>(s.file, object, name, value);
+  for (const auto& [name, value] : op_count_fields(c))
+    h5::write_attribute<std::uint64_t>(s.file, object, std::string(name), value);
   for (std::size_t k = 0; k < kDenseOpKinds; ++k) {
     const auto op = static_cast<DenseOp>(k);
     h5::write_attribute<std::uint64_t>(s.file, object, fmt::format("dense_{}", dense_op_name(op)),

@@ -84,16 +84,8 @@ std::vector<LayerTotals> layer_totals(const std::vector<StageAccount>& accounts,
 }
 
 nlohmann::json to_json(const OpCounts& c) {
-  nlohmann::json j = {{"neurons", c.neurons},
-                      {"membrane_updates", c.membrane_updates},
-                      {"spikes", c.spikes},
-                      {"amplitude_sum", c.amplitude_sum},
-                      {"synaptic_events", c.synaptic_events},
-                      {"amplitude_acs", c.amplitude_acs},
-                      {"shift_add_acs", c.shift_add_acs},
-                      {"effective_acs", c.effective_acs},
-                      {"effective_macs", c.effective_macs},
-                      {"weight_bytes", c.weight_bytes}};
+  nlohmann::json j;
+  for (const auto& [name, value] : op_count_fields(c)) j[std::string(name)] = value;
   nlohmann::json dense;
   for (std::size_t k = 0; k < kDenseOpKinds; ++k)
     dense[std::string(dense_op_name(static_cast<DenseOp>(k)))] = c.dense.n[k];
