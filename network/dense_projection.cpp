@@ -7,6 +7,18 @@
 
 #include <algorithm>
 
+// SPIKESIM_TSAN: built with -fsanitize=thread (gcc or clang); see TsanForkJoin.
+#if defined(__SANITIZE_THREAD__)
+#define SPIKESIM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPIKESIM_TSAN 1
+#endif
+#endif
+#ifdef SPIKESIM_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #include "core/error.hpp"
 
 namespace spikesim {
@@ -23,6 +35,35 @@ std::size_t slice_grain(std::size_t d_out) {
   return std::clamp<std::size_t>((per_core + 15) / 16 * 16, 1024, 8192);
 }
 
+// Under ThreadSanitizer two things change, neither of them a result:
+//  - The kernels below are cloned for AVX2 and the baseline; the dynamic
+//    loader picks the clone by running an ifunc resolver while it relocates
+//    the program, before the TSan runtime is up. TSan instruments that
+//    resolver and crashes in it (gcc 12, before main), so a TSan build keeps
+//    the baseline kernels only. Both clones round alike (no FMA).
+//  - Debian's libtbb is not built with -fsanitize=thread, so TSan cannot see
+//    how parallel_for hands each slice to a worker (fork) and waits for them
+//    all (join). TsanForkJoin tells it; the slices stay unordered with each
+//    other, so two slices touching one accumulator would still be reported.
+#ifdef SPIKESIM_TSAN
+#define SPIKESIM_KERNEL_CLONES
+struct TsanForkJoin {
+  char fork = 0, join = 0;
+  void before_fork() { __tsan_release(&fork); }
+  void slice_begins() { __tsan_acquire(&fork); }
+  void slice_ends() { __tsan_release(&join); }
+  void after_join() { __tsan_acquire(&join); }
+};
+#else
+#define SPIKESIM_KERNEL_CLONES [[gnu::target_clones("avx2", "default")]]
+struct TsanForkJoin {
+  void before_fork() {}
+  void slice_begins() {}
+  void slice_ends() {}
+  void after_join() {}
+};
+#endif
+
 // The kernels stream weight rows into one accumulator slice. Four events are
 // applied per pass so each accumulator is loaded and stored once per four
 // rows: the loop is then bound by weight bandwidth, not by accumulator
@@ -30,17 +71,17 @@ std::size_t slice_grain(std::size_t d_out) {
 // the slicing or the instruction set, so results stay bit-identical; the
 // AVX2 clone (picked at run time, no build flag read from the host) has no
 // FMA, so it rounds exactly as the baseline one does.
-[[gnu::target_clones("avx2", "default")]] void add_rows4(double* __restrict acc, const float* __restrict w0,
-                                                         const float* __restrict w1, const float* __restrict w2,
-                                                         const float* __restrict w3, double s0, double s1, double s2,
-                                                         double s3, std::size_t n) {
+SPIKESIM_KERNEL_CLONES void add_rows4(double* __restrict acc, const float* __restrict w0,
+                                      const float* __restrict w1, const float* __restrict w2,
+                                      const float* __restrict w3, double s0, double s1, double s2, double s3,
+                                      std::size_t n) {
   for (std::size_t j = 0; j < n; ++j)
     acc[j] += (s0 * static_cast<double>(w0[j]) + s1 * static_cast<double>(w1[j])) +
               (s2 * static_cast<double>(w2[j]) + s3 * static_cast<double>(w3[j]));
 }
 
-[[gnu::target_clones("avx2", "default")]] void add_row(double* __restrict acc, const float* __restrict w, double s,
-                                                       std::size_t n) {
+SPIKESIM_KERNEL_CLONES void add_row(double* __restrict acc, const float* __restrict w, double s,
+                                    std::size_t n) {
   for (std::size_t j = 0; j < n; ++j) acc[j] += s * static_cast<double>(w[j]);
 }
 
@@ -84,8 +125,8 @@ void DenseProjection::deliver(std::span<const SpikeEvent> events, std::span<cons
     while (k < events.size()) {
       const std::uint32_t g = group_of[events[k].neuron];
       double* acc = target.row(g) + j0;
-      if (k + 4 <= events.size() && group_of[events[k + 1].neuron] == g && group_of[events[k + 2].neuron] == g &&
-          group_of[events[k + 3].neuron] == g) {
+      if (k + 4 <= events.size() && group_of[events[k + 1].neuron] == g &&
+          group_of[events[k + 2].neuron] == g && group_of[events[k + 3].neuron] == g) {
         const SpikeEvent* e = &events[k];
         add_rows4(acc, row(e[0]), row(e[1]), row(e[2]), row(e[3]), e[0].amplitude, e[1].amplitude,
                   e[2].amplitude, e[3].amplitude, n);
@@ -99,8 +140,19 @@ void DenseProjection::deliver(std::span<const SpikeEvent> events, std::span<cons
   const std::size_t grain = slice_grain(d_out);
   if (d_out <= grain)
     apply_slice(tbb::blocked_range<std::size_t>(0, d_out));
-  else
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, d_out, grain), apply_slice, tbb::simple_partitioner());
+  else {
+    TsanForkJoin tsan;
+    tsan.before_fork();
+    tbb::parallel_for(
+        tbb::blocked_range<std::size_t>(0, d_out, grain),
+        [&](const tbb::blocked_range<std::size_t>& r) {
+          tsan.slice_begins();
+          apply_slice(r);
+          tsan.slice_ends();
+        },
+        tbb::simple_partitioner());
+    tsan.after_join();
+  }
 }
 
 }  // namespace spikesim
