@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "io/config.hpp"
+#include "io/counts_json.hpp"
 #include "io/hdf5.hpp"
 #include "io/plots.hpp"
 #include "io/svg_plot.hpp"
@@ -247,24 +248,6 @@ std::vector<std::string> row_cells(const CountsRow& r) {
           bits ? fmt::format("{:.3f}", *bits) : "-"};
 }
 
-nlohmann::json energy_json(const EnergyBreakdown& e) {
-  return {{"synaptic_pj", e.synaptic_pj},
-          {"neuron_pj", e.neuron_pj},
-          {"dense_pj", e.dense_pj},
-          {"memory_pj", e.memory_pj},
-          {"total_pj", e.total_pj()}};
-}
-
-nlohmann::json counts_json(const OpCounts& c) {
-  nlohmann::json j;
-  for (const auto& [name, value] : op_count_fields(c)) j[std::string(name)] = value;
-  nlohmann::json dense = nlohmann::json::object();
-  for (std::size_t k = 0; k < kDenseOpKinds; ++k)
-    dense[std::string(dense_op_name(static_cast<DenseOp>(k)))] = c.dense.n[k];
-  j["dense_ops"] = dense;
-  return j;
-}
-
 nlohmann::json row_json(const CountsRow& r) {
   nlohmann::json j = {{"name", r.name},
                       {"layer", r.layer},
@@ -282,10 +265,10 @@ nlohmann::json row_json(const CountsRow& r) {
                       {"energy_pj", r.energy.total_pj()},
                       {"dense_energy_pj", r.dense_energy.total_pj()},
                       {"energy_ratio", r.energy_ratio()},
-                      {"energy", energy_json(r.energy)},
-                      {"dense_energy", energy_json(r.dense_energy)},
-                      {"run", counts_json(r.run)},
-                      {"dense_equivalent", counts_json(r.dense_equivalent)},
+                      {"energy", to_json(r.energy)},
+                      {"dense_energy", to_json(r.dense_energy)},
+                      {"run", to_json(r.run)},
+                      {"dense_equivalent", to_json(r.dense_equivalent)},
                       {"populations", r.populations}};
   if (!r.kind.empty()) j["kind"] = r.kind;
   const auto bits = r.bits_per_neuron_token();
@@ -743,12 +726,12 @@ nlohmann::json report_json(const RunReport& r, std::size_t top_k) {
                    {"energy_from_stages", !r.totals_energy_recorded},
                    {"synaptic_events", r.run.synaptic_events},
                    {"energy_ratio", r.energy_ratio()},
-                   {"run", counts_json(r.run)},
-                   {"dense_equivalent", counts_json(r.dense_equivalent)},
-                   {"energy", energy_json(r.energy)},
+                   {"run", to_json(r.run)},
+                   {"dense_equivalent", to_json(r.dense_equivalent)},
+                   {"energy", to_json(r.energy)},
                    {"energy_neurobench",
-                    r.totals_energy_recorded ? energy_json(r.energy_neurobench) : nlohmann::json(nullptr)},
-                   {"dense_energy", energy_json(r.dense_energy)}};
+                    r.totals_energy_recorded ? to_json(r.energy_neurobench) : nlohmann::json(nullptr)},
+                   {"dense_energy", to_json(r.dense_energy)}};
     const NeuroBenchFigures& nb = r.neurobench;
     j["neurobench"] = {
         {"Dense", nb.dense},

@@ -40,16 +40,20 @@ double RunTotals::energy_ratio() const {
 }
 
 // Fraction of neuron-steps without a spike (core/counters.hpp).
-double RunTotals::activation_sparsity() const { return spikesim::activation_sparsity(run); }
+double RunTotals::activation_sparsity() const {
+  return spikesim::activation_sparsity(run);
+}
 
 double RunTotals::bits_per_neuron_token() const {
   // Each spike carries one amplitude; bits per neuron per token is reported
   // from the grid (see report), here the mean spikes per neuron per token.
-  return run.neuron_tokens > 0 ? static_cast<double>(run.spikes) / static_cast<double>(run.neuron_tokens) : 0.0;
+  return run.neuron_tokens > 0 ? static_cast<double>(run.spikes) / static_cast<double>(run.neuron_tokens)
+                               : 0.0;
 }
 
-RunTotals summarize(const std::vector<StageAccount>& accounts, const std::vector<const GifPopulation*>& populations,
-                    const EnergyModel& model, AcConvention convention, ForwardMode mode, std::uint64_t tokens) {
+RunTotals summarize(const std::vector<StageAccount>& accounts,
+                    const std::vector<const GifPopulation*>& populations, const EnergyModel& model,
+                    AcConvention convention, ForwardMode mode, std::uint64_t tokens) {
   RunTotals t;
   t.mode = std::string(forward_mode_name(mode));
   t.tokens = tokens;
@@ -83,23 +87,6 @@ std::vector<LayerTotals> layer_totals(const std::vector<StageAccount>& accounts,
   return out;
 }
 
-nlohmann::json to_json(const OpCounts& c) {
-  nlohmann::json j;
-  for (const auto& [name, value] : op_count_fields(c)) j[std::string(name)] = value;
-  nlohmann::json dense;
-  for (std::size_t k = 0; k < kDenseOpKinds; ++k)
-    dense[std::string(dense_op_name(static_cast<DenseOp>(k)))] = c.dense.n[k];
-  j["dense_ops"] = dense;
-  return j;
-}
-
-namespace {
-nlohmann::json energy_json(const EnergyBreakdown& e) {
-  return {{"synaptic_pj", e.synaptic_pj}, {"neuron_pj", e.neuron_pj}, {"dense_pj", e.dense_pj},
-          {"memory_pj", e.memory_pj}, {"total_pj", e.total_pj()}};
-}
-}  // namespace
-
 nlohmann::json to_json(const RunTotals& t) {
   return {{"mode", t.mode},
           {"tokens", t.tokens},
@@ -119,19 +106,24 @@ nlohmann::json to_json(const RunTotals& t) {
           {"spikes_per_neuron_token", t.bits_per_neuron_token()},
           {"run", to_json(t.run)},
           {"dense_equivalent", to_json(t.dense_equivalent)},
-          {"energy", energy_json(t.energy)},
-          {"energy_neurobench", energy_json(t.energy_neurobench)},
-          {"dense_energy", energy_json(t.dense_energy)}};
+          {"energy", to_json(t.energy)},
+          {"energy_neurobench", to_json(t.energy_neurobench)},
+          {"dense_energy", to_json(t.dense_energy)}};
 }
 
 nlohmann::json to_json(const LogitComparison& c) {
-  return {{"max_abs_diff", c.max_abs_diff}, {"mean_cosine", c.mean_cosine}, {"top1_agreement", c.top1_agreement},
-          {"mean_kl", c.mean_kl}, {"positions", c.positions}};
+  return {{"max_abs_diff", c.max_abs_diff},
+          {"mean_cosine", c.mean_cosine},
+          {"top1_agreement", c.top1_agreement},
+          {"mean_kl", c.mean_kl},
+          {"positions", c.positions}};
 }
 
 std::string format_summary(const RunTotals& t, const std::vector<LayerTotals>& layers, double wall_s) {
   std::string s;
-  auto line = [&](const std::string& k, const std::string& v) { s += fmt::format("  {:<34} {:>20}\n", k, v); };
+  auto line = [&](const std::string& k, const std::string& v) {
+    s += fmt::format("  {:<34} {:>20}\n", k, v);
+  };
   auto num = [](double v) { return fmt::format("{:.4g}", v); };
   s += fmt::format("spikesim run summary ({} mode, {} tokens)\n", t.mode, t.tokens);
   line("neurons (GIF)", fmt::format("{}", t.neurons));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/energy_model.hpp"
+#include "io/counts_json.hpp"  // to_json(OpCounts), to_json(EnergyBreakdown)
 #include "sim/transformer.hpp"
 
 namespace spikesim {
@@ -27,12 +28,12 @@ struct RunTotals {
   std::string mode;
   std::uint64_t tokens = 0;
   std::uint64_t neurons = 0;
-  OpCounts run;               // what the run did
-  OpCounts dense_equivalent;  // the dense network on the same tokens
+  OpCounts run;                       // what the run did
+  OpCounts dense_equivalent;          // the dense network on the same tokens
   EnergyBreakdown energy;             // spikesim convention (AC per amplitude unit or shift-add)
   EnergyBreakdown energy_neurobench;  // NeuroBench/syops convention
   EnergyBreakdown dense_energy;
-  [[nodiscard]] double energy_ratio() const;   // run / dense (spikesim convention)
+  [[nodiscard]] double energy_ratio() const;         // run / dense (spikesim convention)
   [[nodiscard]] double activation_sparsity() const;  // spikesim::activation_sparsity(run), core/counters.hpp
   [[nodiscard]] double bits_per_neuron_token() const;
 };
@@ -43,14 +44,14 @@ struct LayerTotals {
   EnergyBreakdown energy, dense_energy;
 };
 
-RunTotals summarize(const std::vector<StageAccount>& accounts, const std::vector<const GifPopulation*>& populations,
-                    const EnergyModel& model, AcConvention convention, ForwardMode mode, std::uint64_t tokens);
+RunTotals summarize(const std::vector<StageAccount>& accounts,
+                    const std::vector<const GifPopulation*>& populations, const EnergyModel& model,
+                    AcConvention convention, ForwardMode mode, std::uint64_t tokens);
 std::vector<LayerTotals> layer_totals(const std::vector<StageAccount>& accounts, const EnergyModel& model,
                                       AcConvention convention);
 
 nlohmann::json to_json(const RunTotals& totals);
 nlohmann::json to_json(const LogitComparison& c);
-nlohmann::json to_json(const OpCounts& c);
 // The human-readable summary table.
 std::string format_summary(const RunTotals& totals, const std::vector<LayerTotals>& layers, double wall_s);
 

@@ -95,6 +95,21 @@ TEST_CASE("report totals and NeuroBench figures equal the file", "[report]") {
   CHECK(j["accuracy"]["positions"].get<std::uint64_t>() == run.tokens);
 }
 
+TEST_CASE("report --json and run --json spell the totals the same way", "[report]") {
+  // Both sides go through io/counts_json; a field added to one and not the
+  // other, or a count that the file loses on the way, shows up here.
+  const test::SmallRun& run = the_run();
+  const auto report = report_json(read_run_report(run.file))["totals"];
+  const auto& summary = run.summary;
+  for (const char* key : {"run", "dense_equivalent", "energy", "energy_neurobench", "dense_energy"}) {
+    INFO("totals." << key);
+    REQUIRE(report.contains(key));
+    REQUIRE(summary.contains(key));
+    CHECK(report[key] == summary[key]);
+  }
+  CHECK(report["run"]["dense_ops"].size() == kDenseOpKinds);
+}
+
 TEST_CASE("report stage and layer tables equal the stage groups", "[report]") {
   const test::SmallRun& run = the_run();
   const RunReport r = read_run_report(run.file);

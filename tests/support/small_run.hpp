@@ -7,6 +7,8 @@
 // Each test file keeps its own run (a function-local static of its own, see
 // the_run() there), so that the files it writes beside out.h5 (plots, HTML,
 // broken inputs) never meet another file's.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -21,6 +23,7 @@ struct SmallRun {
   TempDir scratch;
   std::filesystem::path dir, file;
   std::uint64_t tokens = 6;
+  nlohmann::json summary;  // what `spikesim run --json` printed for it
 
   // `name` tags the scratch folder (spikesim_test_<name>_...) and names the
   // config (test_<name>.toml) in messages.
@@ -34,7 +37,7 @@ struct SmallRun {
                              "[record]\noutput = \"" +
                              file.string() +
                              "\"\ntrace_populations = [\"layer0.mlp_in\"]\ntrace_neurons = 8\n";
-    run_simulation(parse_config(toml, "test_" + name + ".toml"));
+    summary = run_simulation(parse_config(toml, "test_" + name + ".toml")).summary;
   }
 };
 
