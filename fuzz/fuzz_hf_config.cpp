@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(c.n_heads > 0 && c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0);
     FUZZ_CHECK(c.head_dim > 0 && c.head_dim % 2 == 0);
     FUZZ_CHECK(c.norm_eps > 0.0f && std::isfinite(c.norm_eps));
-    FUZZ_CHECK(c.rope_theta > 0.0f);
+    FUZZ_CHECK(c.rope_theta > 0.0f && std::isfinite(c.rope_theta));
     FUZZ_CHECK(c.bos_id >= 0 && c.eos_id >= 0);
   });
   return 0;

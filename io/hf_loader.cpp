@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -44,18 +45,24 @@ struct ConfigReader {
     return static_cast<int>(x);
   }
 
-  double positive_number(const json& v, const std::string& key) const {
+  // The model keeps these in float: a value that is positive as a double but
+  // not as a float (1e105 becomes inf, 1e-50 becomes 0) is refused too.
+  float positive_float(const json& v, const std::string& key) const {
     if (!v.is_number()) fail(key, fmt::format("expected a number > 0, found {} {}", v.type_name(), v.dump()));
     const auto x = v.get<double>();
     if (!(x > 0.0) || !std::isfinite(x)) fail(key, fmt::format("expected a finite number > 0, found {}", x));
-    return x;
+    if (x > std::numeric_limits<float>::max() || x < std::numeric_limits<float>::min())
+      fail(key, fmt::format("expected a number in [{}, {}] (float), found {}",
+                            std::numeric_limits<float>::min(), std::numeric_limits<float>::max(), x));
+    return static_cast<float>(x);
   }
 
   int token_id(const std::string& key, int fallback) const {
     if (!has(key)) return fallback;
     const json& v = j[key].is_array() && !j[key].empty() ? j[key][0] : j[key];  // eos may be a list
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
-      fail(key, fmt::format("expected a non-negative integer, found {}", j[key].dump()));
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 ||
+        v.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
+      fail(key, fmt::format("expected a non-negative 32-bit integer, found {}", j[key].dump()));
     return static_cast<int>(v.get<std::int64_t>());
   }
 
@@ -93,8 +100,7 @@ float rope_theta(const ConfigReader& r) {
     if (p.contains("rope_type") && p["rope_type"] != "default")
       r.fail("rope_parameters.rope_type",
              fmt::format("expected \"default\" (no RoPE scaling), found {}", p["rope_type"].dump()));
-    if (p.contains("rope_theta"))
-      return static_cast<float>(r.positive_number(p["rope_theta"], "rope_parameters.rope_theta"));
+    if (p.contains("rope_theta")) return r.positive_float(p["rope_theta"], "rope_parameters.rope_theta");
   }
   if (r.has("rope_scaling")) {
     const auto& s = r.j["rope_scaling"];
@@ -102,7 +108,7 @@ float rope_theta(const ConfigReader& r) {
     if (type != "default")
       r.fail("rope_scaling", fmt::format("RoPE scaling is not supported, found {}", s.dump()));
   }
-  if (r.has("rope_theta")) return static_cast<float>(r.positive_number(r.j["rope_theta"], "rope_theta"));
+  if (r.has("rope_theta")) return r.positive_float(r.j["rope_theta"], "rope_theta");
   return 10000.0f;
 }
 
@@ -203,9 +209,7 @@ LlamaConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   if (c.n_heads % c.n_kv_heads != 0)
     r.fail("num_key_value_heads",
            fmt::format("{} KV heads do not divide num_attention_heads {}", c.n_kv_heads, c.n_heads));
-  c.norm_eps = r.has("rms_norm_eps")
-                   ? static_cast<float>(r.positive_number(j["rms_norm_eps"], "rms_norm_eps"))
-                   : 1e-6f;
+  c.norm_eps = r.has("rms_norm_eps") ? r.positive_float(j["rms_norm_eps"], "rms_norm_eps") : 1e-6f;
   c.rope_theta = rope_theta(r);
   c.rope = RopeStyle::rotate_half;
   c.bos_id = r.token_id("bos_token_id", 1);

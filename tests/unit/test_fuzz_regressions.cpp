@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,8 @@ bool accepted(Parse&& parse) {
 // fuzz_safetensors: read_f32 of an F32 tensor with no elements called
 // memcpy(nullptr, p, 0) (an empty vector's data()), undefined behaviour
 // that UBSan reports.
-TEST_CASE("safetensors empty F32 tensor read passes no null pointer to memcpy", "[fuzz_regression][safetensors]") {
+TEST_CASE("safetensors empty F32 tensor read passes no null pointer to memcpy",
+          "[fuzz_regression][safetensors]") {
   const auto image = safetensors_image(
       R"({"empty":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"one":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
       4);
@@ -82,7 +84,8 @@ TEST_CASE("safetensors empty F32 tensor read passes no null pointer to memcpy", 
 
 // Found while adding the in-memory entry point: file_size() on a directory
 // threw std::filesystem_error instead of the loader's Error.
-TEST_CASE("llama2c loader refuses a directory with Error, not filesystem_error", "[fuzz_regression][llama2c]") {
+TEST_CASE("llama2c loader refuses a directory with Error, not filesystem_error",
+          "[fuzz_regression][llama2c]") {
   static std::atomic<int> counter{0};
   const fs::path dir = fs::temp_directory_path() / ("spikesim_fuzzreg_" + std::to_string(::getpid()) + "_" +
                                                     std::to_string(counter++) + ".bin");
@@ -97,17 +100,54 @@ TEST_CASE("llama2c loader refuses a directory with Error, not filesystem_error",
   fs::remove_all(dir);
 }
 
+// fuzz_hf_config: "rms_norm_eps": 1e105 is a positive finite double, so it
+// passed the check, and became inf when stored as the model's float (the
+// RMSNorm of every layer would then output zeros). The same for rope_theta,
+// and for values that underflow to 0.
+TEST_CASE("config.json numbers that do not fit a float are refused naming the key",
+          "[fuzz_regression][hf_config]") {
+  const std::string base =
+      R"({"model_type":"llama","hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,)"
+      R"("num_attention_heads":2,"vocab_size":10,)";
+  const auto refused_naming = [&](const std::string& field, const std::string& key) {
+    INFO(field);
+    try {
+      (void)parse_hf_config(base + field + "}", "regress/config.json");
+      FAIL_CHECK("accepted");
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      CHECK(e.code() == ExitCode::model);
+      CHECK(m.find("regress/config.json") != std::string::npos);
+      CHECK(m.find("'" + key + "'") != std::string::npos);
+    }
+  };
+  refused_naming(R"("rms_norm_eps":1e105)", "rms_norm_eps");
+  refused_naming(R"("rms_norm_eps":1e-50)", "rms_norm_eps");
+  refused_naming(R"("rope_theta":1e39)", "rope_theta");
+  refused_naming(R"("rope_parameters":{"rope_type":"default","rope_theta":1e300})",
+                 "rope_parameters.rope_theta");
+  refused_naming(R"("bos_token_id":4294967296)", "bos_token_id");
+  // The largest and smallest normal floats still load, exactly.
+  const auto c =
+      parse_hf_config(base + R"("rms_norm_eps":1.1754943508222875e-38,"rope_theta":3.4028234663852886e38})",
+                      "regress/config.json");
+  CHECK(c.norm_eps == std::numeric_limits<float>::min());
+  CHECK(c.rope_theta == std::numeric_limits<float>::max());
+}
+
 TEST_CASE("in-memory and file entry points give the same verdict", "[fuzz_regression][llama2c]") {
   for (const auto& seed : seeds("fuzz_llama2c")) {
     INFO(seed.string());
     const bool from_file = accepted([&] { (void)load_llama2c_model(seed); });
-    const bool from_bytes = accepted([&] { (void)load_llama2c_model_from_bytes(read_bytes(seed), seed.string()); });
+    const bool from_bytes =
+        accepted([&] { (void)load_llama2c_model_from_bytes(read_bytes(seed), seed.string()); });
     CHECK(from_file == from_bytes);
   }
   for (const auto& seed : seeds("fuzz_safetensors")) {
     INFO(seed.string());
     const bool from_file = accepted([&] { (void)SafetensorsFile(seed); });
-    const bool from_bytes = accepted([&] { (void)SafetensorsFile::from_bytes(read_bytes(seed), seed.string()); });
+    const bool from_bytes =
+        accepted([&] { (void)SafetensorsFile::from_bytes(read_bytes(seed), seed.string()); });
     CHECK(from_file == from_bytes);
   }
   for (const auto& seed : seeds("fuzz_hf_config")) {
