@@ -551,26 +551,47 @@ std::string read_string_dataset(const File& file, const std::string& path_in) {
 
 ChunkedWriter::ChunkedWriter(const File& file, const std::string& path, hid_t file_type, hid_t memory_type,
                              std::size_t width, const Compression& compression)
-    : file_(&file), path_(absolute(path)), memory_type_(memory_type), width_(width) {
+    : file_(&file),
+      path_(absolute(path)),
+      file_type_(file_type),
+      memory_type_(memory_type),
+      width_(width),
+      compression_(compression) {
   install_error_handler();
   const std::size_t per_chunk = std::max<std::size_t>(compression.chunk_elements, 1);
   rows_per_chunk_ = std::max<std::size_t>(per_chunk / row_elements(), 1);
   remove_if_exists(file, path_);
+}
+
+void ChunkedWriter::create(std::uint64_t chunk_rows) {
   const int rank = width_ == 0 ? 1 : 2;
   const hsize_t dims[2] = {0, width_};
   const hsize_t max_dims[2] = {H5S_UNLIMITED, width_};
   DataspaceHandle space(H5Screate_simple(rank, dims, max_dims));
-  const hsize_t chunk[2] = {rows_per_chunk_, width_};
-  PropListHandle dcpl = chunked_creation(file, path_, rank, chunk, compression);
+  const hsize_t chunk[2] = {std::max<hsize_t>(chunk_rows, 1), width_};
+  PropListHandle dcpl = chunked_creation(*file_, path_, rank, chunk, compression_);
   PropListHandle lcpl = link_creation_with_parents();
   dataset_ = DatasetHandle(
-      H5Dcreate2(file.id(), path_.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT));
-  if (!dataset_.valid()) file.fail(path_, "cannot create appendable dataset");
+      H5Dcreate2(file_->id(), path_.c_str(), file_type_, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT));
+  if (!dataset_.valid()) file_->fail(path_, "cannot create appendable dataset");
+  for (const auto& [name, value] : pending_attributes_) write_attribute(*file_, path_, name, value);
+  pending_attributes_.clear();
+}
+
+void ChunkedWriter::set_attribute(const std::string& name, std::string value) {
+  if (dataset_.valid())
+    write_attribute(*file_, path_, name, value);
+  else
+    pending_attributes_.emplace_back(name, std::move(value));
 }
 
 void ChunkedWriter::write_rows(const void* data, std::uint64_t rows) {
   if (rows == 0) return;
   install_error_handler();
+  if (closed_)
+    throw Error(ExitCode::internal, fmt::format("appendable dataset '{}' in '{}': written after close", path_,
+                                                file_->path().string()));
+  if (!dataset_.valid()) create(std::min<std::uint64_t>(rows_per_chunk_, rows));
   const int rank = width_ == 0 ? 1 : 2;
   const hsize_t extent[2] = {rows_written_ + rows, width_};
   if (H5Dset_extent(dataset_.get(), extent) < 0)
@@ -587,7 +608,10 @@ void ChunkedWriter::write_rows(const void* data, std::uint64_t rows) {
 }
 
 void ChunkedWriter::close() {
+  if (closed_) return;
   install_error_handler();
+  if (!dataset_.valid()) create(rows_per_chunk_);  // empty: no chunk is ever stored
+  closed_ = true;
   if (!dataset_.close()) file_->fail(path_, "cannot close dataset");
 }
 

@@ -244,6 +244,13 @@ std::string read_string_dataset(const File& file, const std::string& path);
 
 // The untyped part of an appendable dataset: a chunked dataset whose first
 // dimension is unlimited and grows with H5Dset_extent on every write.
+//
+// The dataset is created at its first write (or at close, when empty), and
+// its chunk is then min(rows_per_chunk, rows of that write). HDF5 stores and
+// compresses every chunk whole, so a dataset that never fills one chunk (a
+// quiet population's spikes) would otherwise cost a full padded chunk on
+// disk and in deflate time. AppendableDataset writes whole chunks until
+// close, so its datasets keep the configured chunk unless they are shorter.
 class ChunkedWriter {
  public:
   // `width` == 0: a 1-D dataset; otherwise [rows x width].
@@ -256,21 +263,32 @@ class ChunkedWriter {
   [[nodiscard]] std::size_t rows_per_chunk() const { return rows_per_chunk_; }
   [[nodiscard]] std::size_t row_elements() const { return width_ == 0 ? 1 : width_; }
   [[nodiscard]] const std::string& path() const { return path_; }
+  // A string attribute of the dataset, written when the dataset is created
+  // (at once if it already is).
+  void set_attribute(const std::string& name, std::string value);
   void close();
 
  private:
+  void create(std::uint64_t chunk_rows);
+
   const File* file_;
   std::string path_;
+  hid_t file_type_;
   hid_t memory_type_;
   std::size_t width_;
+  Compression compression_;
   std::size_t rows_per_chunk_ = 1;
   std::uint64_t rows_written_ = 0;
+  bool closed_ = false;
+  std::vector<std::pair<std::string, std::string>> pending_attributes_;
   DatasetHandle dataset_;
 };
 
 // A typed appendable dataset that buffers one chunk in memory and writes
 // whole chunks, so each chunk is compressed once and HDF5 sees few, large
-// writes. flush() writes the partial chunk (the reader then sees every row).
+// writes. flush() writes the partial chunk (the reader then sees every row);
+// a flush before the first full chunk also fixes the chunk size at the rows
+// buffered so far (ChunkedWriter), so spikesim flushes only at close().
 template <Number T>
 class AppendableDataset {
  public:
@@ -313,6 +331,9 @@ class AppendableDataset {
   }
   [[nodiscard]] std::uint64_t rows() const {
     return writer_.rows_written() + buffer_.size() / writer_.row_elements();
+  }
+  void set_attribute(const std::string& name, std::string value) {
+    writer_.set_attribute(name, std::move(value));
   }
   // Flushes and closes the dataset.
   void close() {

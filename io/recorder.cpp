@@ -199,7 +199,7 @@ std::size_t Hdf5Recorder::add_spike_population(const std::string& name) {
   const std::array<std::string_view, 3> labels = kSortingLabels;
   h5::write_enum_attribute(s.file, group, "sorting", labels, kSortingByTime);
   auto timestamps = h5::AppendableDataset<double>::vector(s.file, group + "/timestamps", s.compression);
-  h5::write_attribute(s.file, group + "/timestamps", "units", "steps");
+  timestamps.set_attribute("units", "steps");
   auto node_ids = h5::AppendableDataset<std::uint64_t>::vector(s.file, group + "/node_ids", s.compression);
   auto amplitudes = h5::AppendableDataset<std::int32_t>::vector(s.file, group + "/amplitudes", s.compression);
   s.spikes.push_back({name, std::move(timestamps), std::move(node_ids), std::move(amplitudes), 0});
@@ -239,7 +239,7 @@ std::size_t Hdf5Recorder::add_trace_population(const std::string& name, std::vec
   const std::size_t n = node_ids.size();
 
   auto data = h5::AppendableDataset<float>::matrix(s.file, group + "/data", n, s.compression);
-  h5::write_attribute(s.file, group + "/data", "units", units);
+  data.set_attribute("units", units);
 
   const std::vector<std::uint64_t> ids(node_ids.begin(), node_ids.end());
   h5::write_dataset<std::uint64_t>(s.file, mapping + "/node_ids", ids, s.compression);

@@ -142,6 +142,16 @@ Layout raw_layout(hid_t file, const std::string& path) {
   return result;
 }
 
+// Bytes the dataset occupies in the file (all its allocated chunks, after filters).
+hsize_t raw_storage_bytes(hid_t file, const std::string& path) {
+  INFO("storage of " << path);
+  const hid_t ds = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  const hsize_t bytes = H5Dget_storage_size(ds);
+  H5Dclose(ds);
+  return bytes;
+}
+
 bool raw_exists(hid_t file, const std::string& path) {
   return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
 }
@@ -268,7 +278,9 @@ TEST_CASE("recorder writes a SONATA spike and frame report with spikesim groups"
         CHECK(layout.deflate);
         CHECK(layout.deflate_level == 4);
         CHECK(layout.shuffle);
-        CHECK(layout.chunk == std::vector<hsize_t>{1 << 16});
+        // A dataset shorter than one chunk gets a chunk of its own length
+        // (io/hdf5.hpp, ChunkedWriter); an empty one keeps the configured size.
+        CHECK(layout.chunk == std::vector<hsize_t>{std::string(pop) == "layer0.q" ? 4u : 1u << 16});
       }
     }
     // An empty population is still a valid, zero-length SONATA population.
@@ -288,7 +300,7 @@ TEST_CASE("recorder writes a SONATA spike and frame report with spikesim groups"
     const Layout layout = raw_layout(f.id, "/report/layer0.q/data");
     CHECK(layout.layout == H5D_CHUNKED);
     CHECK(layout.deflate);
-    CHECK(layout.chunk == std::vector<hsize_t>{(1 << 16) / 3, 3});
+    CHECK(layout.chunk == std::vector<hsize_t>{3, 3});  // three frames, shorter than one chunk
     const std::string m = "/report/layer0.q/mapping/";
     CHECK(raw_dataset<std::uint64_t>(f.id, m + "node_ids", H5T_NATIVE_UINT64) ==
           std::vector<std::uint64_t>{3, 1, 7});
@@ -580,10 +592,11 @@ TEST_CASE("large appends round-trip exactly across many chunks", "[recorder]") {
 TEST_CASE("compression level 0 keeps chunking and drops the filters", "[recorder]") {
   TempDir dir("recorder");
   const fs::path out = dir / "plain.h5";
+  std::vector<SpikeEvent> many;
+  for (Step t = 0; t < 300; ++t) many.push_back({t, 0, 1, 1});
   {
     Hdf5Recorder recorder({out, 0, 128});
-    const auto p = recorder.add_spike_population("p");
-    recorder.append_spikes(p, events_of({{0, 0, 1}}));
+    recorder.append_spikes(recorder.add_spike_population("p"), many);
     recorder.finalize();
   }
   RawFile f(out);
@@ -592,6 +605,35 @@ TEST_CASE("compression level 0 keeps chunking and drops the filters", "[recorder
   CHECK(layout.chunk == std::vector<hsize_t>{128});
   CHECK_FALSE(layout.deflate);
   CHECK_FALSE(layout.shuffle);
+}
+
+TEST_CASE("a dataset shorter than one chunk is stored without padding", "[recorder]") {
+  // HDF5 stores (and deflates) every chunk whole: a population with 3 spikes
+  // in a 64K-element chunk would cost 512 KiB of timestamps on disk.
+  TempDir dir("recorder");
+  const fs::path out = dir / "short.h5";
+  const std::size_t compression = GENERATE(0, 4);
+  INFO("compression " << compression);
+  {
+    Hdf5Recorder recorder({out, static_cast<int>(compression), std::size_t{1} << 16});
+    recorder.append_spikes(recorder.add_spike_population("quiet"),
+                           events_of({{0, 0, 1}, {1, 2, -3}, {4, 1, 2}}));
+    recorder.add_spike_population("silent");
+    recorder.finalize();
+  }
+  RawFile f(out);
+  CHECK(raw_layout(f.id, "/spikes/quiet/timestamps").chunk == std::vector<hsize_t>{3});
+  CHECK(raw_layout(f.id, "/spikes/quiet/node_ids").chunk == std::vector<hsize_t>{3});
+  CHECK(raw_storage_bytes(f.id, "/spikes/quiet/timestamps") <= 3 * sizeof(double) + (compression ? 64 : 0));
+  CHECK(raw_dataset<double>(f.id, "/spikes/quiet/timestamps", H5T_NATIVE_DOUBLE) ==
+        std::vector<double>{0, 1, 4});
+  CHECK(raw_dataset<std::int32_t>(f.id, "/spikes/quiet/amplitudes", H5T_NATIVE_INT32) ==
+        std::vector<std::int32_t>{1, -3, 2});
+  // A population without spikes still has its (empty) datasets, and no storage.
+  std::vector<hsize_t> dims;
+  CHECK(raw_dataset<std::uint64_t>(f.id, "/spikes/silent/node_ids", H5T_NATIVE_UINT64, &dims).empty());
+  CHECK(dims == std::vector<hsize_t>{0});
+  CHECK(raw_storage_bytes(f.id, "/spikes/silent/node_ids") == 0);
 }
 
 TEST_CASE("hdf5 layer: replacing objects, string and enum labels, quiet errors", "[recorder]") {
