@@ -70,6 +70,10 @@ std::optional<std::string> closest(std::string_view name, const std::vector<std:
   std::optional<std::string> best;
   std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
   for (const auto& c : candidates) {
+    // The lengths differ by at least as much as the edit distance: a long
+    // garbage key (the TOML fuzzer's favourite) skips the O(n·m) table.
+    const std::size_t length_gap = name.size() > c.size() ? name.size() - c.size() : c.size() - name.size();
+    if (length_gap >= best_distance) continue;
     const auto d = edit_distance(name, c);
     if (d < best_distance) {
       best_distance = d;
