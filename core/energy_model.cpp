@@ -1,5 +1,7 @@
 #include "core/energy_model.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace spikesim {
@@ -12,9 +14,12 @@ struct Horowitz45 {
 // Horowitz, ISSCC 2014 (45 nm, 0.9 V).
 Horowitz45 horowitz(Precision p) {
   switch (p) {
-    case Precision::fp32: return {0.9, 3.7};
-    case Precision::int32: return {0.1, 3.1};
-    case Precision::int8: return {0.03, 0.2};
+    case Precision::fp32:
+      return {0.9, 3.7};
+    case Precision::int32:
+      return {0.1, 3.1};
+    case Precision::int8:
+      return {0.03, 0.2};
   }
   return {0.9, 3.7};
 }
@@ -23,9 +28,12 @@ Horowitz45 horowitz(Precision p) {
 // 64-bit access (lower end used).
 double fetch_per_byte(MemoryLevel m) {
   switch (m) {
-    case MemoryLevel::none: return 0.0;
-    case MemoryLevel::sram: return 10.0 / 8.0;
-    case MemoryLevel::dram: return 1300.0 / 8.0;
+    case MemoryLevel::none:
+      return 0.0;
+    case MemoryLevel::sram:
+      return 10.0 / 8.0;
+    case MemoryLevel::dram:
+      return 1300.0 / 8.0;
   }
   return 0.0;
 }
@@ -37,8 +45,13 @@ double dense_units(const EnergyModel& m, const DenseOpCounts& d) {
          static_cast<double>(d[DenseOp::compare]) * m.compare_pj;
 }
 
+// A neuron emits at most one spike per membrane update, so `spikes` of the
+// updates were active and the rest inactive.
 double neuron_side(const EnergyModel& m, const OpCounts& c) {
-  return static_cast<double>(c.membrane_updates) * m.neuron_update_pj + static_cast<double>(c.spikes) * m.spike_pj;
+  const std::uint64_t active = std::min(c.spikes, c.membrane_updates);
+  const std::uint64_t inactive = c.membrane_updates - active;
+  return static_cast<double>(inactive) * m.neuron_update_pj +
+         static_cast<double>(active) * m.active_update_pj + static_cast<double>(c.spikes) * m.spike_pj;
 }
 
 }  // namespace
@@ -61,14 +74,18 @@ EnergyModel EnergyModel::preset_named(std::string_view name, Precision precision
     // Davies et al., IEEE Micro 2018, Table 2.
     m.ac_pj = 0.0;
     m.synop_pj = 23.6;
-    m.neuron_update_pj = 52.0;
+    m.neuron_update_pj = 52.0;  // inactive
+    m.active_update_pj = 81.0;
     m.spike_pj = 1.7;
     return m;
   }
-  throw Error(ExitCode::config, fmt::format("energy.preset: unknown preset '{}' (expected 45nm or loihi)", name));
+  throw Error(ExitCode::config,
+              fmt::format("energy.preset: unknown preset '{}' (expected 45nm or loihi)", name));
 }
 
-std::vector<std::string> EnergyModel::preset_names() { return {"45nm", "loihi"}; }
+std::vector<std::string> EnergyModel::preset_names() {
+  return {"45nm", "loihi"};
+}
 
 EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c, AcConvention conv) {
   EnergyBreakdown e;
@@ -102,18 +119,24 @@ EnergyBreakdown dense_energy(const EnergyModel& m, const OpCounts& c) {
 
 std::string_view precision_name(Precision p) {
   switch (p) {
-    case Precision::fp32: return "fp32";
-    case Precision::int32: return "int32";
-    case Precision::int8: return "int8";
+    case Precision::fp32:
+      return "fp32";
+    case Precision::int32:
+      return "int32";
+    case Precision::int8:
+      return "int8";
   }
   return "?";
 }
 
 std::string_view memory_level_name(MemoryLevel m) {
   switch (m) {
-    case MemoryLevel::none: return "none";
-    case MemoryLevel::sram: return "sram";
-    case MemoryLevel::dram: return "dram";
+    case MemoryLevel::none:
+      return "none";
+    case MemoryLevel::sram:
+      return "sram";
+    case MemoryLevel::dram:
+      return "dram";
   }
   return "?";
 }

@@ -12,8 +12,11 @@
 //          0.9 pJ), the figures SNN papers (e.g. SpikeLLM, Spikformer) use.
 //  "loihi" M. Davies et al., "Loihi: A Neuromorphic Manycore Processor with
 //          On-Chip Learning", IEEE Micro 38(1), 2018, Table 2: energy per
-//          synaptic spike operation 23.6 pJ, per neuron update 52 pJ (active),
-//          per within-tile spike 1.7 pJ. Dense units still run on a
+//          synaptic spike op (min) 23.6 pJ, per neuron update 81 pJ active /
+//          52 pJ inactive, per within-tile spike 1.7 pJ. spikesim prices a
+//          membrane update that emits a spike as active and every other one
+//          as inactive (an assumption: the table does not define "active"
+//          for a multi-level neuron). Dense units still run on a
 //          conventional core and are priced with the 45nm table.
 //
 // Operations with no published per-op figure in these sources (div, exp,
@@ -39,11 +42,12 @@ struct EnergyModel {
   MemoryLevel memory = MemoryLevel::none;
 
   // Synaptic side of the spiking run.
-  double ac_pj = 0.9;              // one accumulate (one amplitude unit on one synapse)
-  double mac_pj = 4.6;             // one multiply-accumulate (NeuroBench multi-level event; dense layers)
-  double synop_pj = 0.0;           // per synaptic event, independent of amplitude (loihi)
-  double neuron_update_pj = 0.0;   // per membrane update (loihi)
-  double spike_pj = 0.0;           // per spike emitted (loihi)
+  double ac_pj = 0.9;             // one accumulate (one amplitude unit on one synapse)
+  double mac_pj = 4.6;            // one multiply-accumulate (NeuroBench multi-level event; dense layers)
+  double synop_pj = 0.0;          // per synaptic event, independent of amplitude (loihi)
+  double neuron_update_pj = 0.0;  // per membrane update that emits no spike (loihi: inactive)
+  double active_update_pj = 0.0;  // per membrane update that emits a spike (loihi: active)
+  double spike_pj = 0.0;          // per spike emitted (loihi)
   // Dense units.
   double add_pj = 0.9, mul_pj = 3.7;
   double div_pj = 3.7, exp_pj = 3.7, sqrt_pj = 3.7, compare_pj = 0.9;

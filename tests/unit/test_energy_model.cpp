@@ -42,7 +42,11 @@ TEST_CASE("both synaptic conventions and the dense equivalent", "[energy]") {
   c.spikes = 2;
   const auto e = spiking_energy(loihi, c);
   CHECK(e.synaptic_pj == Approx(236.0));
-  CHECK(e.neuron_pj == Approx(3 * 52.0 + 2 * 1.7));
+  // Davies et al. 2018, Table 2: an update that fires is active (81 pJ), the
+  // other one inactive (52 pJ); each spike also travels in its tile (1.7 pJ).
+  CHECK(e.neuron_pj == Approx(1 * 52.0 + 2 * 81.0 + 2 * 1.7));
+  CHECK(neurobench_energy(loihi, c).neuron_pj == e.neuron_pj);
+  CHECK(spiking_energy(m, c).neuron_pj == 0.0);  // 45nm: the neuron side is not priced
 }
 
 TEST_CASE("shift-add cost is ceil(log2(|s|+1))", "[energy]") {
