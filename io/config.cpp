@@ -426,7 +426,46 @@ void apply_document(const toml::table& doc, const std::string& source_name, SimC
 }
 
 // Parses one "--set key=value" override; returns "" or the problem.
+// Offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF), or nullopt.
+std::optional<std::size_t> first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t continuation = 0;
+    std::uint32_t code = 0, smallest = 0;
+    if ((lead & 0xE0) == 0xC0) {
+      continuation = 1, code = lead & 0x1Fu, smallest = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+      continuation = 2, code = lead & 0x0Fu, smallest = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+      continuation = 3, code = lead & 0x07u, smallest = 0x10000;
+    } else {
+      return i;
+    }
+    if (s.size() - i <= continuation) return i;
+    for (std::size_t k = 1; k <= continuation; ++k) {
+      const auto byte = static_cast<unsigned char>(s[i + k]);
+      if ((byte & 0xC0) != 0x80) return i;
+      code = (code << 6) | (byte & 0x3Fu);
+    }
+    if (code < smallest || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
+    i += continuation + 1;
+  }
+  return std::nullopt;
+}
+
 std::string apply_override(const std::string& text, SimConfig& config, KeyLocations& where) {
+  // A bare word or list below never passes through the TOML parser, which
+  // is what refuses invalid UTF-8 in a config file; the effective config
+  // written to the output is TOML, so an override must be UTF-8 too.
+  if (const auto bad = first_invalid_utf8(text))
+    return fmt::format("'{}' is not valid UTF-8 (byte 0x{:02x} at offset {}); config text must be UTF-8",
+                       text.substr(0, *bad), static_cast<unsigned char>(text[*bad]), *bad);
   const auto eq = text.find('=');
   if (eq == std::string::npos || trim(std::string_view(text).substr(0, eq)).empty())
     return fmt::format("'{}' is not key=value", text);

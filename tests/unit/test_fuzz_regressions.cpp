@@ -135,6 +135,43 @@ TEST_CASE("config.json numbers that do not fit a float are refused naming the ke
   CHECK(c.rope_theta == std::numeric_limits<float>::max());
 }
 
+// fuzz_toml_config (a 10-minute run): a bare `--set` list with a byte that
+// is not UTF-8 ("record.populations=lay\xfcer0.*") was accepted, because a
+// bare word never passes through the TOML parser; the effective config
+// written back as TOML then failed to parse. Overrides must be UTF-8.
+TEST_CASE("--set values that are not UTF-8 are refused naming the override", "[fuzz_regression][config]") {
+  const auto refused = [](const std::string& override_text, const std::string& expected) {
+    INFO(override_text);
+    try {
+      (void)parse_config("", "regress.toml", {override_text});
+      FAIL_CHECK("accepted");
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      CHECK(e.code() == ExitCode::config);
+      CHECK(m.find("not valid UTF-8") != std::string::npos);
+      CHECK(m.find(expected) != std::string::npos);
+    }
+  };
+  refused(
+      "record.populations=lay\xfc"
+      "er0.*",
+      "byte 0xfc at offset 22");  // a lone Latin-1 byte
+  refused(
+      "record.output=a\xc0\xaf"
+      "b.h5",
+      "byte 0xc0 at offset 15");                                        // overlong '/'
+  refused("record.output=\xed\xa0\x80.h5", "byte 0xed at offset 14");   // a UTF-16 surrogate
+  refused("record.output=x\xe2\x82", "byte 0xe2 at offset 15");         // cut short
+  refused("record.output=\xf4\x90\x80\x80", "byte 0xf4 at offset 14");  // above U+10FFFF
+  // Real UTF-8 (2, 3 and 4 bytes) is accepted and survives the round trip.
+  const std::string name = "r\xc3\xa9sum\xc3\xa9_\xe2\x82\xac_\xf0\x9f\xa7\xa0.h5";
+  const SimConfig c =
+      parse_config("", "regress.toml", {"record.output=" + name, "record.populations=\xc3\xa9*,b"});
+  CHECK(c.record.output == name);
+  const SimConfig again = parse_config(config_to_toml(c), "roundtrip.toml");
+  CHECK(again.same_settings(c));
+}
+
 TEST_CASE("in-memory and file entry points give the same verdict", "[fuzz_regression][llama2c]") {
   for (const auto& seed : seeds("fuzz_llama2c")) {
     INFO(seed.string());
