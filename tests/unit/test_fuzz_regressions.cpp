@@ -139,7 +139,7 @@ TEST_CASE("config.json numbers that do not fit a float are refused naming the ke
 // is not UTF-8 ("record.populations=lay\xfcer0.*") was accepted, because a
 // bare word never passes through the TOML parser; the effective config
 // written back as TOML then failed to parse. Overrides must be UTF-8.
-TEST_CASE("--set values that are not UTF-8 are refused naming the override", "[fuzz_regression][config]") {
+TEST_CASE("override values that are not UTF-8 are refused naming the override", "[fuzz_regression][config]") {
   const auto refused = [](const std::string& override_text, const std::string& expected) {
     INFO(override_text);
     try {
