@@ -87,10 +87,10 @@ void check_model(const Case& c) {
 
 }  // namespace
 
-TEST_CASE("brown-llama-s: spiking equals quantized; 8-bit spiking tracks dense", "[validation][spiking]") {
+TEST_CASE("brown-llama-s: spiking equals quantized and 8-bit spiking tracks dense", "[validation][spiking]") {
   check_model({"models/brown-llama-s", "models/brown-llama-s/dev_tokens.i32", false, true});
 }
 
-TEST_CASE("stories260K: spiking equals quantized; 8-bit spiking tracks dense", "[validation][spiking]") {
+TEST_CASE("stories260K: spiking equals quantized and 8-bit spiking tracks dense", "[validation][spiking]") {
   check_model({"models/stories260K/stories260K.bin", "models/stories260K/sampled_tokens.i32", true, false});
 }
