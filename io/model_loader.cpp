@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/saturating.hpp"
 #include "io/hf_loader.hpp"
 #include "io/llama2c_loader.hpp"
 #include "io/safetensors.hpp"
@@ -29,14 +30,13 @@ namespace {
 
 using u64 = std::uint64_t;
 
-// Saturating: absurd header values must not wrap around into a plausible size.
+// Saturating (core/saturating.hpp): absurd header values must not wrap
+// around into a plausible size.
 u64 sat_mul(u64 a, u64 b) {
-  u64 r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+  return saturating_mul(a, b);
 }
 u64 sat_add(u64 a, u64 b) {
-  u64 r = 0;
-  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+  return saturating_add(a, b);
 }
 
 // Parameters of every layer plus the embedding and the final norm (no lm_head).

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/saturating.hpp"
 #include "io/model_loader.hpp"
 
 namespace spikesim {
@@ -32,15 +33,13 @@ constexpr u64 kPerTracePopulation = 2 * kChunkElements * 4;
 // The recorder's transient: one full chunk being compressed.
 constexpr u64 kRecorderTransient = 2 * kChunkElements * 8;
 
-// Saturating arithmetic: an absurd shape must give "needs more than the
-// limit", not a wrapped-around small number.
+// Saturating (core/saturating.hpp): an absurd shape must give "needs more
+// than the limit", not a wrapped-around small number.
 u64 add(u64 a, u64 b) {
-  u64 r = 0;
-  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+  return saturating_add(a, b);
 }
 u64 mul(u64 a, u64 b) {
-  u64 r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<u64>::max() : r;
+  return saturating_mul(a, b);
 }
 u64 mul(u64 a, u64 b, u64 c) {
   return mul(mul(a, b), c);
