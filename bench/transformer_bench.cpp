@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "io/generated_model.hpp"
-#include "io/model_loader.hpp"
+#include "io/formats/generated_model.hpp"
+#include "io/formats/model_loader.hpp"
 #include "sim/transformer.hpp"
 
 using namespace spikesim;

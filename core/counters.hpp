@@ -55,7 +55,7 @@ struct OpCounts {
 // - neuron_tokens): membrane updates are one injection per neuron and token
 // plus one per clocked step, so subtracting the injections leaves the steps.
 // 0 when nothing was clocked. The one definition the run summary and the
-// report (io/report.hpp) share.
+// report (io/report/report.hpp) share.
 double activation_sparsity(const OpCounts& counts);
 
 // The scalar fields of OpCounts with their names: the one list that the

@@ -1,4 +1,4 @@
-// Fuzzes the Hugging Face config.json reader (io/hf_loader.hpp,
+// Fuzzes the Hugging Face config.json reader (io/formats/hf_loader.hpp,
 // parse_hf_config): JSON syntax, the architecture checks, integer ranges,
 // GQA and head_dim rules, v4/v5 RoPE settings, token ids.
 //
@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "fuzz/fuzz_support.hpp"
-#include "io/hf_loader.hpp"
+#include "io/formats/hf_loader.hpp"
 
 using namespace spikesim;
 

@@ -1,4 +1,4 @@
-// Fuzzes the llama2.c checkpoint loader (io/llama2c_loader.hpp) on a whole
+// Fuzzes the llama2.c checkpoint loader (io/formats/llama2c_loader.hpp) on a whole
 // file image: the 7-field header (signs, ranges, divisibility, 64-bit size
 // arithmetic), the exact-length rule, and the fp32 arrays it then slices
 // into a LlamaModel checked by validate_model().
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "fuzz/fuzz_support.hpp"
-#include "io/llama2c_loader.hpp"
+#include "io/formats/llama2c_loader.hpp"
 
 using namespace spikesim;
 

@@ -1,4 +1,4 @@
-// Fuzzes the safetensors reader (io/safetensors.hpp) on a whole file image:
+// Fuzzes the safetensors reader (io/formats/safetensors.hpp) on a whole file image:
 // the 8-byte header length, the JSON header, and the tensor table checks
 // (dtype, shape x dtype size = span, offsets inside the data area, no
 // overlap), then reads every tensor the table accepted.
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "fuzz/fuzz_support.hpp"
-#include "io/safetensors.hpp"
+#include "io/formats/safetensors.hpp"
 
 using namespace spikesim;
 

@@ -1,4 +1,4 @@
-// Fuzzes the run configuration (io/config.hpp, parse_config): TOML syntax,
+// Fuzzes the run configuration (io/config/config.hpp, parse_config): TOML syntax,
 // unknown keys and sections, types, ranges, choices, the rules between keys,
 // and the `--set key=value` overrides.
 //
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_support.hpp"
-#include "io/config.hpp"
+#include "io/config/config.hpp"
 
 using namespace spikesim;
 

@@ -10,7 +10,7 @@ Output (checked in; rerun after changing a format or the config schema):
     fuzz/corpus/fuzz_toml_config/   run configs; after a NUL byte, --set overrides
     fuzz/dict/json.dict             JSON tokens and the keys our readers look for
     fuzz/dict/toml.dict             TOML tokens, the sections, keys and choices of
-                                    io/config_schema.cpp
+                                    io/config/config_schema.cpp
 
 Every seed is deterministic and at most a few KiB (libFuzzer's default
 -max_len is 4096 or the largest seed). Standard library only.
@@ -236,7 +236,7 @@ def toml_tokens():
     keys = re.findall(r'\(\s*"([a-z_]+\.[a-z_]+)"', schema)
     choices = re.findall(r'"([a-z0-9_]+)"', " ".join(re.findall(r"\{(\"[^{}]*\")\}", schema)))
     if len(keys) < 20:
-        raise SystemExit(f"found only {len(keys)} keys in io/config_schema.cpp: update the pattern")
+        raise SystemExit(f"found only {len(keys)} keys in io/config/config_schema.cpp: update the pattern")
     tokens = []
     for key in keys:
         section, leaf = key.split(".")

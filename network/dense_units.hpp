@@ -14,12 +14,19 @@
 //   silu_mul        per element: 1 exp, 1 add, 1 div (g / (1 + e^-g)), 1 mul (× up)
 //   residual_add    n add
 //   embedding_lookup  no arithmetic (a row copy)
+#include <Eigen/Core>
+
 #include <span>
+#include <vector>
 
 #include "core/counters.hpp"
-#include "io/llama_model.hpp"
+#include "core/matrix.hpp"
 
 namespace spikesim {
+
+// Which elements of a head RoPE rotates together: a property of the
+// checkpoint (Hugging Face rotate-half, llama2.c and Meta interleaved).
+enum class RopeStyle { rotate_half, interleaved };
 
 // out = x / sqrt(mean(x²) + eps) ⊙ w. `out` may alias `x`.
 void rms_norm(std::span<const float> x, const Eigen::VectorXf& w, float eps, std::span<float> out,

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/llama_model.hpp"
+#include "core/matrix.hpp"
 #include "neurons/gif_grid.hpp"
 
 namespace spikesim {

@@ -24,7 +24,7 @@
 #include <span>
 #include <vector>
 
-#include "io/llama_model.hpp"
+#include "network/llama/model.hpp"
 #include "neurons/encoding.hpp"
 #include "sim/simulator.hpp"
 

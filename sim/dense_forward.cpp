@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "io/model_loader.hpp"
+#include "io/formats/model_loader.hpp"
 
 namespace spikesim {
 

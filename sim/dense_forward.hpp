@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/counters.hpp"
-#include "io/llama_model.hpp"
+#include "network/llama/model.hpp"
 #include "network/dense_units.hpp"
 
 namespace spikesim {

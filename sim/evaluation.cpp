@@ -4,8 +4,8 @@
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
-#include "io/model_loader.hpp"
-#include "io/token_file.hpp"
+#include "io/formats/model_loader.hpp"
+#include "io/formats/token_file.hpp"
 #include "sim/interrupt.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/run_summary.hpp"

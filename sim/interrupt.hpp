@@ -7,7 +7,7 @@
 // and the run keeps going until its next check point. The loops of
 // sim/run_driver.cpp and sim/evaluation.cpp call throw_if_interrupted() once
 // per token position; it throws Error(ExitCode::interrupted), which unwinds
-// through the HDF5 recorder (io/recorder.hpp). The recorder, destroyed
+// through the HDF5 recorder (io/runfile/recorder.hpp). The recorder, destroyed
 // without finalize(), leaves only "<out>.partial" with the root attribute
 // spikesim_complete = 0, and `spikesim info` reports it as INCOMPLETE. main
 // prints one "spikesim: error: interrupted by SIGINT ..." line and exits 130.

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "io/llama_model.hpp"
+#include "network/llama/model.hpp"
 #include "network/network_graph.hpp"
 #include "sim/simulator.hpp"
 

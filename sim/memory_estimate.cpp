@@ -11,7 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/saturating.hpp"
-#include "io/model_loader.hpp"
+#include "io/formats/model_loader.hpp"
 
 namespace spikesim {
 namespace {

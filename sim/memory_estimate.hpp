@@ -4,7 +4,7 @@
 //
 // The estimate reads only the model's shape: the [generated] section, a
 // Hugging Face config.json (plus the safetensors header, checked against it)
-// or the 28-byte llama2.c header (peek_model_config, io/model_loader.hpp).
+// or the 28-byte llama2.c header (peek_model_config, io/formats/model_loader.hpp).
 // With P positions per sequence (run.tokens + input.generate for `run`,
 // --seq (+1 for windows) for `eval`), L layers, d = dim, h = hidden_dim,
 // q = n_heads·head_dim, k = n_kv_heads·head_dim, V = vocab, all in bytes:
@@ -46,8 +46,8 @@
 #include <optional>
 #include <string>
 
-#include "io/config.hpp"
-#include "io/llama_model.hpp"
+#include "io/config/config.hpp"
+#include "network/llama/model.hpp"
 #include "sim/evaluation.hpp"
 
 namespace spikesim {

@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 
-#include "io/llama_model.hpp"
+#include "network/llama/model.hpp"
 
 namespace spikesim {
 

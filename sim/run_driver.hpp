@@ -12,7 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "io/config.hpp"
+#include "io/config/config.hpp"
+#include "network/llama/model.hpp"
 
 namespace spikesim {
 

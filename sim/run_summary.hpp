@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/energy_model.hpp"
-#include "io/counts_json.hpp"  // to_json(OpCounts), to_json(EnergyBreakdown)
+#include "io/report/counts_json.hpp"  // to_json(OpCounts), to_json(EnergyBreakdown)
 #include "sim/transformer.hpp"
 
 namespace spikesim {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "io/llama_model.hpp"
+#include "network/llama/model.hpp"
 #include "network/dense_units.hpp"
 #include "network/network_graph.hpp"
 #include "sim/attention.hpp"

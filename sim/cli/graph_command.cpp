@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "core/error.hpp"
-#include "io/config.hpp"
-#include "network/transformer_mapper.hpp"
+#include "io/config/config.hpp"
+#include "network/llama/mapper.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/run_driver.hpp"
 

@@ -2,7 +2,7 @@
 #include <iostream>
 #include <memory>
 
-#include "io/run_file.hpp"
+#include "io/runfile/run_file.hpp"
 #include "sim/cli/commands.hpp"
 
 namespace spikesim::cli {

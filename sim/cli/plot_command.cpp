@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "core/error.hpp"
-#include "io/plots.hpp"
-#include "io/report.hpp"
+#include "io/report/plots.hpp"
+#include "io/report/report.hpp"
 #include "sim/cli/commands.hpp"
 
 namespace spikesim::cli {

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "core/error.hpp"
-#include "io/report.hpp"
+#include "io/report/report.hpp"
 #include "sim/cli/commands.hpp"
 
 namespace spikesim::cli {

@@ -3,7 +3,7 @@
 #include <memory>
 #include <optional>
 
-#include "io/config.hpp"
+#include "io/config/config.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/thread_limit.hpp"
 #include "sim/interrupt.hpp"

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "io/generated_model.hpp"
-#include "io/llama2c_loader.hpp"
-#include "io/token_file.hpp"
+#include "io/formats/generated_model.hpp"
+#include "io/formats/llama2c_loader.hpp"
+#include "io/formats/token_file.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/model_files.hpp"
 #include "tests/support/subprocess.hpp"

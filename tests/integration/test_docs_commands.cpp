@@ -17,7 +17,7 @@
 //    in a test (installing, long evaluations) are ```text.
 // 2. Every config key the docs name (`section.key` anywhere in docs/**/*.md,
 //    and `[section]` / `key = ...` in ```toml blocks) exists in the schema
-//    (config_keys(), io/config.hpp).
+//    (config_keys(), io/config/config.hpp).
 // 3. Every examples/*.toml parses as a valid configuration.
 #include <catch2/catch.hpp>
 
@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "io/config.hpp"
+#include "io/config/config.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/shared_data.hpp"
 #include "tests/support/subprocess.hpp"
@@ -384,12 +384,12 @@ TEST_CASE("every config key the docs name exists", "[docs]") {
     for (const KeyMention& m : key_mentions(page, sections)) {
       ++checked;
       if (m.key.front() == '[') {
-        INFO(m.where << ": section " << m.key << " is not in the schema (io/config_schema.cpp)");
+        INFO(m.where << ": section " << m.key << " is not in the schema (io/config/config_schema.cpp)");
         CHECK(known_sections.count(m.key.substr(1, m.key.size() - 2)) == 1);
       } else if (deliberate.count(m.key) != 0) {
         deliberate_seen.insert(m.key);
       } else {
-        INFO(m.where << ": key '" << m.key << "' is not in the schema (io/config_schema.cpp)");
+        INFO(m.where << ": key '" << m.key << "' is not in the schema (io/config/config_schema.cpp)");
         CHECK(known.count(m.key) == 1);
       }
     }

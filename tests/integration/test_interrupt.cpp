@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "core/error.hpp"
-#include "io/hdf5.hpp"
+#include "io/runfile/hdf5.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/subprocess.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "io/config.hpp"
-#include "io/plots.hpp"
-#include "io/report.hpp"
-#include "io/svg_plot.hpp"
+#include "io/config/config.hpp"
+#include "io/report/plots.hpp"
+#include "io/report/report.hpp"
+#include "io/report/svg_plot.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/small_run.hpp"
 

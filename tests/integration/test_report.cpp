@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "io/report.hpp"
+#include "io/report/report.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/small_run.hpp"
 

@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "io/generated_model.hpp"
-#include "network/transformer_mapper.hpp"
+#include "io/formats/generated_model.hpp"
+#include "network/llama/mapper.hpp"
 #include "sim/dense_forward.hpp"
 #include "sim/transformer.hpp"
 

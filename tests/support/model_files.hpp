@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/generated_model.hpp"
-#include "io/llama_model.hpp"
+#include "io/formats/generated_model.hpp"
+#include "network/llama/model.hpp"
 
 namespace spikesim::test {
 

@@ -1,6 +1,6 @@
 #pragma once
-// Reading an HDF5 file with the raw HDF5 C API, independent of io/hdf5.hpp
-// and io/run_file.hpp: tests that check what spikesim wrote must not read it
+// Reading an HDF5 file with the raw HDF5 C API, independent of io/runfile/hdf5.hpp
+// and io/runfile/run_file.hpp: tests that check what spikesim wrote must not read it
 // back through the code under test. Every failed open or read fails the test
 // (REQUIRE), naming the object where it helps.
 #include <hdf5.h>

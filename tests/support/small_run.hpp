@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/config.hpp"
+#include "io/config/config.hpp"
 #include "sim/run_driver.hpp"
 #include "tests/support/temp_dir.hpp"
 

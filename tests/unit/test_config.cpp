@@ -12,7 +12,7 @@
 
 #include "core/energy_model.hpp"
 #include "core/error.hpp"
-#include "io/config.hpp"
+#include "io/config/config.hpp"
 #include "tests/support/files.hpp"
 
 using namespace spikesim;
@@ -441,7 +441,7 @@ TEST_CASE("config: docs/reference/config.md documents every key", "[config]") {
     const auto fresh = std::filesystem::path(SPIKESIM_BINARY_DIR) / "config_reference.md";
     std::ofstream(fresh) << tables;
     FAIL(
-        "docs/reference/config.md is out of date with io/config_schema.cpp: replace everything after its "
+        "docs/reference/config.md is out of date with io/config/config_schema.cpp: replace everything after its "
         "'## Keys' intro with "
         << fresh.string());
   }

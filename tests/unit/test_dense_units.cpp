@@ -8,8 +8,8 @@
 #include <numeric>
 
 #include "core/error.hpp"
-#include "io/generated_model.hpp"
-#include "io/llama2c_loader.hpp"
+#include "io/formats/generated_model.hpp"
+#include "io/formats/llama2c_loader.hpp"
 #include "network/dense_units.hpp"
 #include "sim/dense_forward.hpp"
 #include "sim/perplexity.hpp"

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
-#include "io/config.hpp"
-#include "io/hf_loader.hpp"
-#include "io/llama2c_loader.hpp"
-#include "io/safetensors.hpp"
+#include "io/config/config.hpp"
+#include "io/formats/hf_loader.hpp"
+#include "io/formats/llama2c_loader.hpp"
+#include "io/formats/safetensors.hpp"
 
 using namespace spikesim;
 namespace fs = std::filesystem;

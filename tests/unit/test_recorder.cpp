@@ -1,5 +1,5 @@
-// The HDF5 recorder and its reader (io/recorder.hpp, io/run_file.hpp,
-// io/hdf5.hpp). Files are checked with the raw HDF5 C API, not only with our
+// The HDF5 recorder and its reader (io/runfile/recorder.hpp, io/runfile/run_file.hpp,
+// io/runfile/hdf5.hpp). Files are checked with the raw HDF5 C API, not only with our
 // own reader, so that the layout other tools see (DESIGN.md §4,
 // docs/reference/hdf5-layout.md) is what is pinned down.
 #include <hdf5.h>
@@ -19,9 +19,9 @@
 #include "core/energy_model.hpp"
 #include "core/error.hpp"
 #include "core/event.hpp"
-#include "io/hdf5.hpp"
-#include "io/recorder.hpp"
-#include "io/run_file.hpp"
+#include "io/runfile/hdf5.hpp"
+#include "io/runfile/recorder.hpp"
+#include "io/runfile/run_file.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -32,7 +32,7 @@ using test::TempDir;
 
 namespace {
 
-// --- Raw HDF5 C API helpers (independent of io/hdf5.hpp) ---------------------
+// --- Raw HDF5 C API helpers (independent of io/runfile/hdf5.hpp) ---------------------
 
 // Reads a whole dataset after checking its stored type equals `expected`.
 template <class T>
@@ -279,7 +279,7 @@ TEST_CASE("recorder writes a SONATA spike and frame report with spikesim groups"
         CHECK(layout.deflate_level == 4);
         CHECK(layout.shuffle);
         // A dataset shorter than one chunk gets a chunk of its own length
-        // (io/hdf5.hpp, ChunkedWriter); an empty one keeps the configured size.
+        // (io/runfile/hdf5.hpp, ChunkedWriter); an empty one keeps the configured size.
         CHECK(layout.chunk == std::vector<hsize_t>{std::string(pop) == "layer0.q" ? 4u : 1u << 16});
       }
     }

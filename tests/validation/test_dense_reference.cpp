@@ -8,9 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/model_loader.hpp"
-#include "io/token_file.hpp"
-#include "io/tokenizer.hpp"
+#include "io/formats/model_loader.hpp"
+#include "io/formats/token_file.hpp"
+#include "io/formats/tokenizer.hpp"
 #include "sim/dense_forward.hpp"
 #include "sim/perplexity.hpp"
 #include "tests/support/shared_data.hpp"

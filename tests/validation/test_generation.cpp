@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
-#include "io/config.hpp"
-#include "io/tokenizer.hpp"
+#include "io/config/config.hpp"
+#include "io/formats/tokenizer.hpp"
 #include "sim/run_driver.hpp"
 #include "tests/support/shared_data.hpp"
 

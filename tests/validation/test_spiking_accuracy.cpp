@@ -2,8 +2,8 @@
 // agrees with the quantized reference, and 8-bit spiking tracks dense.
 #include <catch2/catch.hpp>
 
-#include "io/model_loader.hpp"
-#include "io/token_file.hpp"
+#include "io/formats/model_loader.hpp"
+#include "io/formats/token_file.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"

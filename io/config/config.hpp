@@ -1,0 +1,198 @@
+#pragma once
+// The run configuration: a TOML file plus `--set key=value` overrides.
+//
+// One schema table (io/config/config_schema.cpp) is the single source of truth for
+// every key: its dotted name, type, default, allowed range or choices and a
+// one-line meaning. The parser, the overrides, default_config(), the
+// effective-config text written into the HDF5 file and the reference page
+// docs/reference/config.md (config_reference_markdown()) all come from it.
+//
+// File format: one TOML table per section, one key per setting:
+//
+//   [encoding]
+//   bits = 4          # GIF amplitude bits: A = 2^bits - 1
+//   saliency = "hessian"
+//
+// Every key is optional (absent = its default). Unknown keys and sections,
+// wrong types, out-of-range values and unknown choices are errors
+// (Error(ExitCode::config)) that name the file, line and key:
+//
+//   run.toml:7: unknown key 'encoding.bitz' (did you mean 'encoding.bits'?)
+//   run.toml:7: key 'encoding.bits' must be an integer, found string
+//   run.toml:7: key 'encoding.bits' = 40 is out of range [1, 16]
+//
+// An override "encoding.bits=3" takes a TOML value; string keys also take
+// a bare word (run.mode=dense) and string-list keys a bare comma-separated
+// list (record.populations=layer0.*,lm_head). Its errors start with "--set:".
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/energy_model.hpp"
+#include "neurons/encoding.hpp"
+
+namespace spikesim {
+
+// What to simulate.
+enum class Workload { transformer, linear_stack };
+
+std::string_view workload_name(Workload w);
+
+// Field initializers mirror the schema defaults (a test checks
+// SimConfig{} == default_config()); the schema is what counts.
+struct RunConfig {
+  Workload workload = Workload::transformer;
+  ForwardMode mode = ForwardMode::spiking;
+  std::uint64_t seed = 1;
+  int threads = 0;  // 0 = all cores
+  int tokens = 16;
+  bool progress = true;
+  bool operator==(const RunConfig&) const = default;
+};
+
+struct ModelConfig {
+  std::string path = "generated";  // "generated", a Hugging Face folder or a llama2.c .bin
+  std::string tokenizer;           // "" = <path>/tokenizer.model when present
+  bool allow_non_finite = false;
+  bool operator==(const ModelConfig&) const = default;
+};
+
+struct InputConfig {
+  std::string token_file;  // little-endian int32; "" = generated tokens
+  std::int64_t offset = 0;
+  std::string prompt;
+  int generate = 0;
+  bool operator==(const InputConfig&) const = default;
+};
+
+// The model spikesim generates when model.path = "generated".
+struct GeneratedModelConfig {
+  int dim = 128;
+  int hidden_dim = 384;
+  int layers = 2;
+  int heads = 4;
+  int kv_heads = 2;
+  int vocab = 256;
+  int max_seq_len = 256;
+  int outliers = 4;
+  double outlier_scale = 8.0;
+  std::uint64_t seed = 1234;
+  bool operator==(const GeneratedModelConfig&) const = default;
+};
+
+struct LinearStackConfig {
+  std::vector<int> sizes = {256, 512, 256};  // layer widths, input first
+  bool operator==(const LinearStackConfig&) const = default;
+};
+
+struct EncodingConfig {
+  int bits = 4;            // A = 2^bits - 1
+  bool is_signed = false;  // key encoding.signed
+  SaliencyMethod saliency = SaliencyMethod::hessian;
+  int addbit = 1;  // salient channels get T = 2^addbit steps
+  double low_p = 0.9;
+  bool kv_spiking = true;
+  bool spike_lm_head = false;
+  int calib_windows = 4;
+  std::string calib_file;
+  bool operator==(const EncodingConfig&) const = default;
+};
+
+struct EnergyConfig {
+  std::string preset = "45nm";  // EnergyModel::preset_names()
+  Precision precision = Precision::fp32;
+  MemoryLevel memory = MemoryLevel::none;
+  AcConvention ac_convention = AcConvention::amplitude;
+  bool operator==(const EnergyConfig&) const = default;
+};
+
+struct RecordConfig {
+  bool enabled = true;
+  std::string output = "spikesim_run.h5";
+  bool spikes = true;
+  std::vector<std::string> populations;        // names or fnmatch patterns; empty = all
+  std::vector<std::string> trace_populations;  // names or fnmatch patterns; empty = none
+  int trace_neurons = 8;
+  int compression = 4;
+  bool logits = true;
+  bool operator==(const RecordConfig&) const = default;
+};
+
+struct SimConfig {
+  RunConfig run;
+  ModelConfig model;
+  InputConfig input;
+  GeneratedModelConfig generated;
+  LinearStackConfig linear_stack;
+  EncodingConfig encoding;
+  EnergyConfig energy;
+  RecordConfig record;
+
+  std::string source_name;  // the file (or "<defaults>") the config came from
+  std::string source_text;  // the effective config as TOML text, written into the HDF5 file
+
+  // Same settings (source_name and source_text are not compared).
+  [[nodiscard]] bool same_settings(const SimConfig& other) const;
+};
+
+// Reads and validates a TOML file, then applies the overrides in order.
+SimConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+// All defaults.
+SimConfig default_config();
+// Parses TOML text; `source_name` prefixes error messages ("<source_name>:<line>: ...").
+SimConfig parse_config(std::string_view toml_text, const std::string& source_name,
+                       const std::vector<std::string>& overrides = {});
+// Checks a config built in code against the schema and the cross-key rules;
+// throws Error(config) naming the key. parse_config and load_config already do.
+void validate_config(const SimConfig& config);
+// The effective config as TOML text: every key in schema order, each with its
+// meaning as a comment. parse_config(config_to_toml(c)) gives c back.
+std::string config_to_toml(const SimConfig& config);
+// The key tables of docs/reference/config.md, rendered from the schema.
+std::string config_reference_markdown();
+// All dotted keys of the schema, in schema order.
+std::vector<std::string> config_keys();
+
+// ---- The schema -------------------------------------------------------------
+
+enum class ConfigType { boolean, integer, floating, string, string_list, int_list };
+
+using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
+                                 std::vector<std::int64_t>>;
+
+struct ConfigKey {
+  std::string_view name;  // "section.key"
+  ConfigType type = ConfigType::boolean;
+  ConfigValue default_value;
+  // integer and int_list (per entry): inclusive range
+  std::int64_t int_min = 0, int_max = 0;
+  // floating: inclusive range
+  double float_min = 0, float_max = 0;
+  // string: allowed values (empty = any text); for enum fields, in enum order
+  std::vector<std::string_view> choices;
+  std::size_t min_entries = 0;  // lists
+  std::string_view meaning;
+  ConfigValue (*get)(const SimConfig&, const ConfigKey&) = nullptr;
+  void (*set)(SimConfig&, const ConfigKey&, const ConfigValue&) = nullptr;
+
+  [[nodiscard]] std::string_view section() const { return name.substr(0, name.find('.')); }
+  [[nodiscard]] std::string_view leaf() const { return name.substr(name.find('.') + 1); }
+};
+
+// A rule between keys (checked after every key is valid). `check` returns ""
+// when the config satisfies it, else the message naming both keys.
+struct ConfigRule {
+  std::vector<std::string_view> keys;
+  std::string_view description;
+  std::string (*check)(const SimConfig&) = nullptr;
+};
+
+const std::vector<ConfigKey>& config_schema();
+const std::vector<ConfigRule>& config_rules();
+// Section names in schema order.
+std::vector<std::string> config_sections();
+
+}  // namespace spikesim

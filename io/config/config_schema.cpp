@@ -1,0 +1,369 @@
+// The schema of the run configuration: every key, its type, default, range
+// or choices and meaning, and the rules between keys. Everything else in
+// io/config/config.cpp (parser, --set, defaults, effective-config text, the
+// reference page) is generated from these two tables.
+//
+// To add a key: add the field to its section struct in io/config/config.hpp (with
+// the same default), add one row here, regenerate docs/reference/config.md
+// (the [config] tests say how) and, if it matters to users, mention it in
+// examples/default.toml.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/error.hpp"
+#include "io/config/config.hpp"
+
+namespace spikesim {
+
+std::string_view workload_name(Workload w) {
+  switch (w) {
+    case Workload::transformer:
+      return "transformer";
+    case Workload::linear_stack:
+      return "linear_stack";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::int64_t kNoMax = std::numeric_limits<std::int64_t>::max();
+
+// ---- Binding a key to its field: (config.*Section).*Member ------------------
+
+template <auto Section, auto Member>
+auto& field(SimConfig& c) {
+  return (c.*Section).*Member;
+}
+template <auto Section, auto Member>
+const auto& field(const SimConfig& c) {
+  return (c.*Section).*Member;
+}
+
+template <auto Section, auto Member>
+ConfigValue get_field(const SimConfig& c, const ConfigKey& key) {
+  const auto& f = field<Section, Member>(c);
+  using T = std::remove_cvref_t<decltype(f)>;
+  if constexpr (std::is_same_v<T, bool>) {
+    return f;
+  } else if constexpr (std::is_enum_v<T>) {
+    const auto index = static_cast<std::size_t>(f);
+    if (index >= key.choices.size())
+      throw Error(ExitCode::internal,
+                  fmt::format("key '{}' holds an enum value outside its choices", key.name));
+    return std::string(key.choices[index]);
+  } else if constexpr (std::is_integral_v<T>) {
+    return static_cast<std::int64_t>(f);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<double>(f);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return f;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    return f;
+  } else {
+    static_assert(std::is_integral_v<typename T::value_type>, "unsupported config field type");
+    return std::vector<std::int64_t>(f.begin(), f.end());
+  }
+}
+
+// `value` has the key's type and passed its range and choice checks.
+template <auto Section, auto Member>
+void set_field(SimConfig& c, const ConfigKey& key, const ConfigValue& value) {
+  auto& f = field<Section, Member>(c);
+  using T = std::remove_cvref_t<decltype(f)>;
+  if constexpr (std::is_same_v<T, bool>) {
+    f = std::get<bool>(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    const auto& text = std::get<std::string>(value);
+    const auto it = std::find(key.choices.begin(), key.choices.end(), text);
+    f = static_cast<T>(it - key.choices.begin());
+  } else if constexpr (std::is_integral_v<T>) {
+    f = static_cast<T>(std::get<std::int64_t>(value));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    f = static_cast<T>(std::get<double>(value));
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    f = std::get<std::string>(value);
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    f = std::get<std::vector<std::string>>(value);
+  } else {
+    const auto& v = std::get<std::vector<std::int64_t>>(value);
+    f.clear();
+    for (auto x : v) f.push_back(static_cast<typename T::value_type>(x));
+  }
+}
+
+template <auto Section, auto Member>
+ConfigKey bound(ConfigKey key) {
+  key.get = &get_field<Section, Member>;
+  key.set = &set_field<Section, Member>;
+  return key;
+}
+
+// ---- Row builders ------------------------------------------------------------
+
+template <auto S, auto M>
+ConfigKey boolean(std::string_view name, bool def, std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::boolean;
+  k.default_value = def;
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+template <auto S, auto M>
+ConfigKey integer(std::string_view name, std::int64_t def, std::int64_t lo, std::int64_t hi,
+                  std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::integer;
+  k.default_value = def;
+  k.int_min = lo;
+  k.int_max = hi;
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+template <auto S, auto M>
+ConfigKey floating(std::string_view name, double def, double lo, double hi, std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::floating;
+  k.default_value = def;
+  k.float_min = lo;
+  k.float_max = hi;
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+template <auto S, auto M>
+ConfigKey text(std::string_view name, std::string_view def, std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::string;
+  k.default_value = std::string(def);
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+// For an enum field, `choices` lists the enumerators' names in enum order.
+template <auto S, auto M>
+ConfigKey choice(std::string_view name, std::string_view def, std::vector<std::string_view> choices,
+                 std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::string;
+  k.default_value = std::string(def);
+  k.choices = std::move(choices);
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+template <auto S, auto M>
+ConfigKey string_list(std::string_view name, std::vector<std::string> def, std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::string_list;
+  k.default_value = std::move(def);
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+template <auto S, auto M>
+ConfigKey int_list(std::string_view name, std::vector<std::int64_t> def, std::int64_t lo, std::int64_t hi,
+                   std::size_t min_entries, std::string_view meaning) {
+  ConfigKey k;
+  k.name = name;
+  k.type = ConfigType::int_list;
+  k.default_value = std::move(def);
+  k.int_min = lo;
+  k.int_max = hi;
+  k.min_entries = min_entries;
+  k.meaning = meaning;
+  return bound<S, M>(k);
+}
+
+std::vector<ConfigKey> make_schema() {
+  using C = SimConfig;
+  using Run = RunConfig;
+  using Model = ModelConfig;
+  using In = InputConfig;
+  using Gen = GeneratedModelConfig;
+  using Stack = LinearStackConfig;
+  using Enc = EncodingConfig;
+  using En = EnergyConfig;
+  using Rec = RecordConfig;
+  constexpr std::int64_t k1M = 1 << 20;
+  return {
+      // [run]
+      choice<&C::run, &Run::workload>("run.workload", "transformer", {"transformer", "linear_stack"},
+                                      "What to simulate: a LLaMA-family transformer, or a stack of linear "
+                                      "layers with GIF encoders between them (see [linear_stack])."),
+      choice<&C::run, &Run::mode>("run.mode", "spiking", {"dense", "quantized", "spiking"},
+                                  "How: the dense fp32 forward, the dense forward on the GIF quantization "
+                                  "grid, or the event-driven spiking simulation."),
+      integer<&C::run, &Run::seed>(
+          "run.seed", 1, 0, kNoMax,
+          "Seed of the run's random choices (generated input tokens, linear-stack weights)."),
+      integer<&C::run, &Run::threads>("run.threads", 0, 0, 256, "Worker threads; 0 = all cores."),
+      integer<&C::run, &Run::tokens>("run.tokens", 16, 1, 1000000, "Tokens to simulate."),
+      boolean<&C::run, &Run::progress>("run.progress", true,
+                                       "Progress bar on stderr when stderr is a terminal."),
+      // [model]
+      text<&C::model, &Model::path>("model.path", "generated",
+                                    "\"generated\" (a model built from [generated]), a Hugging Face folder "
+                                    "(config.json + model.safetensors) or a llama2.c .bin file."),
+      text<&C::model, &Model::tokenizer>("model.tokenizer", "",
+                                         "sentencepiece tokenizer.model; \"\" = <model.path>/tokenizer.model "
+                                         "when present."),
+      boolean<&C::model, &Model::allow_non_finite>(
+          "model.allow_non_finite", false, "Accept NaN/Inf weights instead of failing (exit code 8)."),
+      // [input]
+      text<&C::input, &In::token_file>(
+          "input.token_file", "", "Little-endian int32 token file; \"\" = tokens generated from run.seed."),
+      integer<&C::input, &In::offset>("input.offset", 0, 0, kNoMax,
+                                      "Index of the first token taken from the file."),
+      text<&C::input, &In::prompt>("input.prompt", "", "Text prompt, tokenized with the model's tokenizer."),
+      integer<&C::input, &In::generate>("input.generate", 0, 0, 100000,
+                                        "Tokens to generate greedily after the prompt or token file."),
+      // [generated]
+      integer<&C::generated, &Gen::dim>("generated.dim", 128, 8, 16384, "Model width d_model."),
+      integer<&C::generated, &Gen::hidden_dim>("generated.hidden_dim", 384, 8, 65536,
+                                               "Feed-forward width d_ff."),
+      integer<&C::generated, &Gen::layers>("generated.layers", 2, 1, 256, "Transformer layers."),
+      integer<&C::generated, &Gen::heads>("generated.heads", 4, 1, 256, "Attention (query) heads."),
+      integer<&C::generated, &Gen::kv_heads>("generated.kv_heads", 2, 1, 256,
+                                             "Key/value heads (grouped-query attention)."),
+      integer<&C::generated, &Gen::vocab>("generated.vocab", 256, 2, 1000000, "Vocabulary size."),
+      integer<&C::generated, &Gen::max_seq_len>("generated.max_seq_len", 256, 1, k1M, "Longest context."),
+      integer<&C::generated, &Gen::outliers>(
+          "generated.outliers", 4, 0, 1 << 16,
+          "Outlier channels per layer (large activations, as in real LLMs), "
+          "which make saliency matter."),
+      floating<&C::generated, &Gen::outlier_scale>(
+          "generated.outlier_scale", 8.0, 1.0, 1000.0,
+          "Magnitude of the outlier channels relative to the others."),
+      integer<&C::generated, &Gen::seed>("generated.seed", 1234, 0, kNoMax, "Seed of the generated weights."),
+      // [linear_stack]
+      int_list<&C::linear_stack, &Stack::sizes>(
+          "linear_stack.sizes", {256, 512, 256}, 1, k1M, 2,
+          "Layer widths, input first: N entries make N-1 linear layers."),
+      // [encoding]
+      integer<&C::encoding, &Enc::bits>("encoding.bits", 4, 1, 16,
+                                        "GIF amplitude bits: a spike carries up to A = 2^bits - 1 per step."),
+      boolean<&C::encoding, &Enc::is_signed>("encoding.signed", false,
+                                             "Symmetric (signed) instead of asymmetric encoding: zero inputs "
+                                             "emit no spikes."),
+      choice<&C::encoding, &Enc::saliency>(
+          "encoding.saliency", "hessian", {"hessian", "magnitude", "uniform"},
+          "How salient channels are chosen: Optimal Brain Spiking "
+          "(mean of ((X Wᵀ W) ⊙ X)), activation magnitude, or none (uniform T)."),
+      integer<&C::encoding, &Enc::addbit>("encoding.addbit", 1, 0, 4,
+                                          "Salient channels get T = 2^addbit steps."),
+      floating<&C::encoding, &Enc::low_p>("encoding.low_p", 0.9, 0.0, 1.0,
+                                          "Fraction of channels that are not salient (T = 1)."),
+      boolean<&C::encoding, &Enc::kv_spiking>("encoding.kv_spiking", true,
+                                              "GIF-encode K and V into the KV cache (else they stay dense)."),
+      boolean<&C::encoding, &Enc::spike_lm_head>("encoding.spike_lm_head", false,
+                                                 "Spike the lm_head input too (SpikeLLM keeps it dense)."),
+      integer<&C::encoding, &Enc::calib_windows>(
+          "encoding.calib_windows", 4, 0, k1M,
+          "Calibration windows (token sequences) used to measure saliency."),
+      text<&C::encoding, &Enc::calib_file>(
+          "encoding.calib_file", "",
+          "Calibration token file (little-endian int32); \"\" = the run's token source."),
+      // [energy]
+      choice<&C::energy, &En::preset>("energy.preset", "45nm", {"45nm", "loihi"},
+                                      "Energy figures: Horowitz 45 nm CMOS or per-event Loihi "
+                                      "(docs/concepts/accounting-and-energy.md)."),
+      choice<&C::energy, &En::precision>(
+          "energy.precision", "fp32", {"fp32", "int32", "int8"},
+          "Precision of the dense datapath (dense-equivalent and dense units)."),
+      choice<&C::energy, &En::memory>("energy.memory", "none", {"none", "sram", "dram"},
+                                      "Weight-fetch energy term: off, from SRAM or from DRAM."),
+      choice<&C::energy, &En::ac_convention>("energy.ac_convention", "amplitude", {"amplitude", "shift_add"},
+                                             "A spike of amplitude s on a synapse costs s accumulates, or "
+                                             "log2-cost shift-adds."),
+      // [record]
+      boolean<&C::record, &Rec::enabled>("record.enabled", true, "Write the HDF5 file."),
+      text<&C::record, &Rec::output>("record.output", "spikesim_run.h5",
+                                     "Output path (the CLI's -o overrides it)."),
+      boolean<&C::record, &Rec::spikes>("record.spikes", true, "Record spikes (SONATA /spikes)."),
+      string_list<&C::record, &Rec::populations>(
+          "record.populations", {},
+          "Names or fnmatch patterns of the populations whose spikes are "
+          "recorded; [] = all."),
+      string_list<&C::record, &Rec::trace_populations>("record.trace_populations", {},
+                                                       "Names or fnmatch patterns of the populations whose "
+                                                       "membrane traces are recorded; [] = none."),
+      integer<&C::record, &Rec::trace_neurons>("record.trace_neurons", 8, 0, k1M,
+                                               "Neurons traced in each traced population (the first N)."),
+      integer<&C::record, &Rec::compression>("record.compression", 4, 0, 9,
+                                             "gzip level of HDF5 datasets; 0 = none."),
+      boolean<&C::record, &Rec::logits>("record.logits", true, "Store the logits of each token."),
+  };
+}
+
+// ---- Rules between keys -------------------------------------------------------
+
+std::string heads_divide_dim(const SimConfig& c) {
+  const auto& g = c.generated;
+  if (g.dim % g.heads == 0) return {};
+  return fmt::format("key 'generated.heads' = {} must divide key 'generated.dim' = {}", g.heads, g.dim);
+}
+
+std::string head_dim_even(const SimConfig& c) {
+  const auto& g = c.generated;
+  if (g.dim % g.heads != 0 || (g.dim / g.heads) % 2 == 0) return {};
+  return fmt::format(
+      "key 'generated.dim' = {} / key 'generated.heads' = {} gives head dimension {}, which "
+      "must be even for RoPE",
+      g.dim, g.heads, g.dim / g.heads);
+}
+
+std::string kv_heads_divide_heads(const SimConfig& c) {
+  const auto& g = c.generated;
+  if (g.heads % g.kv_heads == 0) return {};
+  return fmt::format("key 'generated.kv_heads' = {} must divide key 'generated.heads' = {}", g.kv_heads,
+                     g.heads);
+}
+
+std::string one_input(const SimConfig& c) {
+  if (c.input.prompt.empty() || c.input.token_file.empty()) return {};
+  return "keys 'input.prompt' and 'input.token_file' are both set; give one of them";
+}
+
+std::vector<ConfigRule> make_rules() {
+  return {
+      {{"generated.heads", "generated.dim"}, "`generated.heads` divides `generated.dim`.", &heads_divide_dim},
+      {{"generated.dim", "generated.heads"},
+       "The head dimension `generated.dim / generated.heads` is even (RoPE rotates pairs).",
+       &head_dim_even},
+      {{"generated.kv_heads", "generated.heads"},
+       "`generated.kv_heads` divides `generated.heads`.",
+       &kv_heads_divide_heads},
+      {{"input.prompt", "input.token_file"},
+       "At most one of `input.prompt` and `input.token_file` is set.",
+       &one_input},
+  };
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_schema() {
+  static const std::vector<ConfigKey> schema = make_schema();
+  return schema;
+}
+
+const std::vector<ConfigRule>& config_rules() {
+  static const std::vector<ConfigRule> rules = make_rules();
+  return rules;
+}
+
+}  // namespace spikesim

@@ -1,0 +1,59 @@
+#include "network/llama/model.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace spikesim {
+
+namespace {
+
+void expect_shape(const LlamaModel& m, const std::string& name, long rows, long cols, long want_rows,
+                  long want_cols) {
+  if (rows != want_rows || cols != want_cols)
+    throw Error(ExitCode::model, fmt::format("{}: tensor '{}' has shape [{}, {}], expected [{}, {}]",
+                                             m.source, name, rows, cols, want_rows, want_cols));
+}
+
+}  // namespace
+
+void validate_model(const LlamaModel& m) {
+  const LlamaConfig& c = m.config;
+  auto bad = [&](const std::string& what) {
+    throw Error(ExitCode::model, fmt::format("{}: inconsistent model config: {}", m.source, what));
+  };
+  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
+      c.head_dim <= 0 || c.vocab_size <= 0 || c.max_seq_len <= 0)
+    bad(fmt::format(
+        "every dimension must be > 0 (dim {}, hidden_dim {}, n_layers {}, n_heads {}, n_kv_heads {}, "
+        "head_dim {}, vocab {}, max_seq_len {})",
+        c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.vocab_size, c.max_seq_len));
+  if (c.n_heads % c.n_kv_heads != 0)
+    bad(fmt::format("{} KV heads do not divide {} heads", c.n_kv_heads, c.n_heads));
+  if (c.head_dim % 2 != 0) bad(fmt::format("head_dim {} is odd (RoPE rotates pairs)", c.head_dim));
+  if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
+    bad(fmt::format("norm_eps {} and rope_theta {} must be > 0", c.norm_eps, c.rope_theta));
+  if (static_cast<int>(m.layers.size()) != c.n_layers)
+    bad(fmt::format("{} layers, config says {}", m.layers.size(), c.n_layers));
+
+  const long d = c.dim, h = c.hidden_dim, q = static_cast<long>(c.n_heads) * c.head_dim,
+             kv = static_cast<long>(c.n_kv_heads) * c.head_dim, v = c.vocab_size;
+  expect_shape(m, "embedding", m.embedding.rows(), m.embedding.cols(), v, d);
+  expect_shape(m, "lm_head", m.lm_head.rows(), m.lm_head.cols(), v, d);
+  expect_shape(m, "final_norm", m.final_norm.size(), 1, d, 1);
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const LlamaLayer& l = m.layers[i];
+    auto name = [&](const char* leaf) { return fmt::format("layers.{}.{}", i, leaf); };
+    expect_shape(m, name("attn_norm"), l.attn_norm.size(), 1, d, 1);
+    expect_shape(m, name("wq"), l.wq.rows(), l.wq.cols(), q, d);
+    expect_shape(m, name("wk"), l.wk.rows(), l.wk.cols(), kv, d);
+    expect_shape(m, name("wv"), l.wv.rows(), l.wv.cols(), kv, d);
+    expect_shape(m, name("wo"), l.wo.rows(), l.wo.cols(), d, q);
+    expect_shape(m, name("ffn_norm"), l.ffn_norm.size(), 1, d, 1);
+    expect_shape(m, name("w_gate"), l.w_gate.rows(), l.w_gate.cols(), h, d);
+    expect_shape(m, name("w_up"), l.w_up.rows(), l.w_up.cols(), h, d);
+    expect_shape(m, name("w_down"), l.w_down.rows(), l.w_down.cols(), d, h);
+  }
+}
+
+}  // namespace spikesim
