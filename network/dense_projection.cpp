@@ -97,6 +97,16 @@ DenseProjection::DenseProjection(std::string name, std::size_t d_in, std::size_t
     for (std::size_t i = 0; i < d_in; ++i) weights_t_[i * d_out + j] = weights[j * d_in + i];
 }
 
+void account_dense_matvec(const MatrixRM& weights, OpCounts& counts) {
+  const auto macs = static_cast<std::uint64_t>(weights.size());
+  counts.dense.add(DenseOp::mac, macs);
+  counts.weight_bytes += macs * DenseProjection::kBytesPerWeight;
+}
+
+std::uint64_t stored_weight_bytes(const MatrixRM& weights) {
+  return static_cast<std::uint64_t>(weights.size()) * DenseProjection::kBytesPerWeight;
+}
+
 void DenseProjection::bind_groups(const GifGrid& source) {
   if (source.size() != d_in_)
     throw Error(ExitCode::internal, fmt::format("projection '{}': source has {} neurons, expected d_in = {}",

@@ -20,15 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include "neurons/token_scale.hpp"
+
 namespace spikesim {
 
 inline constexpr float kMinThreshold = 1e-5f;
-
-// Per-token threshold and zero point of each group.
-struct TokenScale {
-  std::vector<float> theta;
-  std::vector<std::int64_t> zero;
-};
 
 class GifGrid {
  public:

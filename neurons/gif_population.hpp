@@ -26,35 +26,43 @@
 #include "core/counters.hpp"
 #include "core/event.hpp"
 #include "neurons/gif_grid.hpp"
+#include "neurons/population.hpp"
 
 namespace spikesim {
 
-class GifPopulation {
+class GifPopulation final : public Population {
  public:
   GifPopulation(std::string name, PopulationId id, GifGrid grid);
 
-  [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] PopulationId id() const { return id_; }
-  [[nodiscard]] std::size_t size() const { return grid_.size(); }
+  [[nodiscard]] const std::string& name() const override { return name_; }
+  [[nodiscard]] PopulationId id() const override { return id_; }
+  [[nodiscard]] std::size_t size() const override { return grid_.size(); }
   [[nodiscard]] const GifGrid& grid() const { return grid_; }
-  [[nodiscard]] unsigned max_steps() const { return grid_.max_steps(); }
+  [[nodiscard]] unsigned max_steps() const override { return grid_.max_steps(); }
 
   // Starts a token: computes θ and z and injects the membrane.
-  void inject(std::span<const float> x);
+  void inject(std::span<const float> x) override;
   // Local step t (1-based, t <= max_steps()) at global step `now`: steps every
   // neuron whose window is still open and appends its spike, if any, to `out`.
-  void step(unsigned t, Step now, std::vector<SpikeEvent>& out);
+  void step(unsigned t, Step now, std::vector<SpikeEvent>& out) override;
 
   // Per-token state.
-  [[nodiscard]] const TokenScale& scale() const { return scale_; }
-  [[nodiscard]] std::span<const std::int32_t> membrane() const { return membrane_; }
+  [[nodiscard]] const TokenScale& scale() const override { return scale_; }
+  [[nodiscard]] std::span<const std::uint32_t> group_of() const override { return grid_.group_map(); }
+  [[nodiscard]] std::size_t groups() const override { return grid_.groups(); }
+  [[nodiscard]] std::span<const std::int32_t> membrane() const override { return membrane_; }
   [[nodiscard]] std::span<const std::int32_t> injected() const { return injected_; }
 
+  // Parameters, per neuron.
+  [[nodiscard]] std::int32_t max_amplitude(std::size_t i) const override { return grid_.amplitude(i); }
+  [[nodiscard]] unsigned steps(std::size_t i) const override { return grid_.steps(i); }
+  [[nodiscard]] bool is_signed() const override { return grid_.is_signed(); }
+
   // Run account.
-  [[nodiscard]] const NeuronCounters& counters() const { return counters_; }
-  NeuronCounters& counters() { return counters_; }
-  [[nodiscard]] const OpCounts& totals() const { return totals_; }
-  OpCounts& totals() { return totals_; }
+  [[nodiscard]] const NeuronCounters& counters() const override { return counters_; }
+  NeuronCounters& counters() override { return counters_; }
+  [[nodiscard]] const OpCounts& totals() const override { return totals_; }
+  OpCounts& totals() override { return totals_; }
 
  private:
   std::string name_;

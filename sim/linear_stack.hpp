@@ -12,6 +12,8 @@
 
 #include "network/llama/model.hpp"
 #include "network/network_graph.hpp"
+#include "network/dense_projection.hpp"
+#include "neurons/gif_population.hpp"
 #include "sim/simulator.hpp"
 
 namespace spikesim {

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/event.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
 
@@ -93,7 +94,7 @@ u64 kv_cache_bytes(const Shape& s, u64 positions, ForwardMode mode, bool kv_spik
   if (mode == ForwardMode::dense || !kv_spiking)
     per_vector += 4 * s.head_dim;
   else
-    per_vector += 6 * s.head_dim;  // quantized: one code per channel; spiking: <= head_dim spikes (T = 1)
+    per_vector += sizeof(SpikeEvent) * s.head_dim;  // quantized: one code per channel; spiking: <= head_dim spikes (T = 1)
   return mul(mul(2, s.L, s.kv_heads, positions), per_vector);
 }
 

@@ -15,6 +15,7 @@
 #include "io/runfile/recorder.hpp"
 #include "io/formats/token_file.hpp"
 #include "io/formats/tokenizer.hpp"
+#include "network/dense_projection.hpp"
 #include "sim/interrupt.hpp"
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
@@ -35,10 +36,10 @@ class RecordingObserver : public SpikeObserver {
  public:
   RecordingObserver(Hdf5Recorder& rec, const RecordConfig& cfg) : rec_(rec), cfg_(cfg) {}
 
-  void on_spikes(const GifPopulation& pop, std::span<const SpikeEvent> events) override {
+  void on_spikes(const Population& pop, std::span<const SpikeEvent> events) override {
     if (const auto id = spike_id(pop)) rec_.append_spikes(*id, events);
   }
-  void on_membrane(const GifPopulation& pop, Step step, unsigned /*t*/) override {
+  void on_membrane(const Population& pop, Step step, unsigned /*t*/) override {
     const auto id = trace_id(pop);
     if (!id) return;
     const auto n = std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons));
@@ -47,10 +48,10 @@ class RecordingObserver : public SpikeObserver {
     rec_.append_frame(*id, step, frame_);
   }
   // Registers populations that never spiked so that the file lists them all.
-  void ensure(const GifPopulation& pop) { (void)spike_id(pop); }
+  void ensure(const Population& pop) { (void)spike_id(pop); }
 
  private:
-  std::optional<std::size_t> spike_id(const GifPopulation& pop) {
+  std::optional<std::size_t> spike_id(const Population& pop) {
     const auto it = spikes_.find(&pop);
     if (it != spikes_.end()) return it->second;
     std::optional<std::size_t> id;
@@ -59,7 +60,7 @@ class RecordingObserver : public SpikeObserver {
     spikes_.emplace(&pop, id);
     return id;
   }
-  std::optional<std::size_t> trace_id(const GifPopulation& pop) {
+  std::optional<std::size_t> trace_id(const Population& pop) {
     const auto it = traces_.find(&pop);
     if (it != traces_.end()) return it->second;
     std::optional<std::size_t> id;
@@ -74,7 +75,7 @@ class RecordingObserver : public SpikeObserver {
 
   Hdf5Recorder& rec_;
   const RecordConfig& cfg_;
-  std::map<const GifPopulation*, std::optional<std::size_t>> spikes_, traces_;
+  std::map<const Population*, std::optional<std::size_t>> spikes_, traces_;
   std::vector<float> frame_;
 };
 
@@ -180,18 +181,17 @@ void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts
 
 // The grid of a GIF population (DESIGN.md §1), for reports: per neuron its
 // amplitude bits (A = 2^bits - 1) and steps T, and whether it is signed.
-void write_population_grid(Hdf5Recorder& rec, const GifPopulation& pop) {
-  const GifGrid& g = pop.grid();
-  std::vector<std::uint8_t> bits(g.size());
-  std::vector<std::uint32_t> steps(g.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    bits[i] = static_cast<std::uint8_t>(shift_add_cost(static_cast<std::uint32_t>(g.amplitude(i))));
-    steps[i] = g.steps(i);
+void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
+  std::vector<std::uint8_t> bits(pop.size());
+  std::vector<std::uint32_t> steps(pop.size());
+  for (std::size_t i = 0; i < pop.size(); ++i) {
+    bits[i] = static_cast<std::uint8_t>(shift_add_cost(static_cast<std::uint32_t>(pop.max_amplitude(i))));
+    steps[i] = pop.steps(i);
   }
   const std::string group = "/spikesim/populations/" + pop.name();
   rec.write_vector(group + "/bits", bits);
   rec.write_vector(group + "/steps", steps);
-  rec.write_attribute(group, "signed", static_cast<std::uint64_t>(g.is_signed() ? 1 : 0));
+  rec.write_attribute(group, "signed", static_cast<std::uint64_t>(pop.is_signed() ? 1 : 0));
 }
 
 // NeuroBench Footprint and ConnectionSparsity of the stored projection
@@ -200,12 +200,13 @@ void write_population_grid(Hdf5Recorder& rec, const GifPopulation& pop) {
 // (token_steps[t] .. token_steps[t + 1] are token t's steps).
 void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights, std::uint64_t tokens,
                      const std::vector<std::uint64_t>& token_steps) {
-  std::uint64_t count = 0, zeros = 0;
+  std::uint64_t count = 0, zeros = 0, bytes = 0;
   for (const MatrixRM* w : weights) {
     count += static_cast<std::uint64_t>(w->size());
     zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
+    bytes += stored_weight_bytes(*w);
   }
-  rec.write_attribute("/spikesim", "footprint_bytes", count * sizeof(float));
+  rec.write_attribute("/spikesim", "footprint_bytes", bytes);
   rec.write_attribute("/spikesim", "connection_sparsity",
                       count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
   rec.write_attribute("/spikesim", "tokens", tokens);
@@ -244,11 +245,9 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
     accounts[k].layer = static_cast<int>(k);
     accounts[k].kind = "linear";
     accounts[k].run += stack.encoders()[k].totals();
-    const auto macs = static_cast<std::uint64_t>(stack.weights(k).size()) * static_cast<std::uint64_t>(cfg.run.tokens);
-    accounts[k].dense_equivalent.dense.add(DenseOp::mac, macs);
-    accounts[k].dense_equivalent.weight_bytes += macs * sizeof(float);
+    for (int t = 0; t < cfg.run.tokens; ++t) account_dense_matvec(stack.weights(k), accounts[k].dense_equivalent);
   }
-  std::vector<const GifPopulation*> pops;
+  std::vector<const Population*> pops;
   for (const auto& e : stack.encoders()) pops.push_back(&e);
   const RunTotals totals = summarize(accounts, pops, em, cfg.energy.ac_convention, ForwardMode::spiking,
                                      static_cast<std::uint64_t>(cfg.run.tokens));

@@ -52,7 +52,7 @@ double RunTotals::bits_per_neuron_token() const {
 }
 
 RunTotals summarize(const std::vector<StageAccount>& accounts,
-                    const std::vector<const GifPopulation*>& populations, const EnergyModel& model,
+                    const std::vector<const Population*>& populations, const EnergyModel& model,
                     AcConvention convention, ForwardMode mode, std::uint64_t tokens) {
   RunTotals t;
   t.mode = std::string(forward_mode_name(mode));
@@ -61,7 +61,7 @@ RunTotals summarize(const std::vector<StageAccount>& accounts,
     t.run += a.run;
     t.dense_equivalent += a.dense_equivalent;
   }
-  for (const GifPopulation* p : populations) t.neurons += p->size();
+  for (const Population* p : populations) t.neurons += p->size();
   t.run.neurons = t.neurons;
   t.energy = spiking_energy(model, t.run, convention);
   t.energy_neurobench = neurobench_energy(model, t.run);

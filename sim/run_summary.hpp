@@ -45,7 +45,7 @@ struct LayerTotals {
 };
 
 RunTotals summarize(const std::vector<StageAccount>& accounts,
-                    const std::vector<const GifPopulation*>& populations, const EnergyModel& model,
+                    const std::vector<const Population*>& populations, const EnergyModel& model,
                     AcConvention convention, ForwardMode mode, std::uint64_t tokens);
 std::vector<LayerTotals> layer_totals(const std::vector<StageAccount>& accounts, const EnergyModel& model,
                                       AcConvention convention);

@@ -1,12 +1,10 @@
 #include "sim/simulator.hpp"
 
-#include <cstdlib>
-
 #include "core/error.hpp"
 
 namespace spikesim {
 
-void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input,
+void Simulator::run_encoder(Population& encoder, std::span<const float> input,
                             std::span<const DeliveryTarget> targets, std::vector<SpikeEvent>* delivered) {
   for (const DeliveryTarget& t : targets) {
     if (t.projection->d_in() != encoder.size())
@@ -19,7 +17,7 @@ void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input
   if (observer_) observer_->on_membrane(encoder, now_, 0);
 
   const unsigned steps = encoder.max_steps();
-  const auto group_of = encoder.grid().group_map();
+  const auto group_of = encoder.group_of();
   for (unsigned k = 0; k <= steps; ++k, ++now_) {
     // 1. deliver (parallel inside each projection) and 2. account.
     const std::vector<SpikeEvent> due = queue_.take(now_);
@@ -44,26 +42,16 @@ void Simulator::run_encoder(GifPopulation& encoder, std::span<const float> input
                                                 encoder.name(), queue_.pending()));
 }
 
-void Simulator::account(GifPopulation& encoder, std::span<const SpikeEvent> due,
+void Simulator::account(Population& encoder, std::span<const SpikeEvent> due,
                         std::span<const DeliveryTarget> targets) {
   std::uint64_t fan_out = 0;
-  for (const DeliveryTarget& t : targets) fan_out += t.projection->d_out();
+  for (const DeliveryTarget& t : targets) fan_out += t.projection->fan_out();
   NeuronCounters& per_neuron = encoder.counters();
-  OpCounts& total = encoder.totals();
-  for (const SpikeEvent& e : due) {
-    const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
-    per_neuron.synaptic_events[e.neuron] += fan_out;
-    for (const DeliveryTarget& t : targets) {
-      const std::uint64_t d_out = t.projection->d_out();
-      for (OpCounts* c : {&total, t.account}) {
-        if (!c) continue;
-        c->synaptic_events += d_out;
-        c->amplitude_acs += mag * d_out;
-        c->shift_add_acs += shift_add_cost(mag) * d_out;
-        (mag == 1 ? c->effective_acs : c->effective_macs) += d_out;
-        c->weight_bytes += d_out * sizeof(float);
-      }
-    }
+  for (const SpikeEvent& e : due) per_neuron.synaptic_events[e.neuron] += fan_out;
+  const EventSummary summary = EventSummary::of(due);
+  for (const DeliveryTarget& t : targets) {
+    t.projection->account(summary, encoder.totals());
+    if (t.account) t.projection->account(summary, *t.account);
   }
 }
 

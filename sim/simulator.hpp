@@ -11,7 +11,8 @@
 //                 the event queue and add s·W[:, i] into every target
 //                 integrator.                          PARALLEL (TBB, output slices)
 //     2. account  per-neuron and per-projection synaptic events, ACs, MACs,
-//                 weight bytes for those events.       serial
+//                 weight bytes for those events, as each Projection
+//                 prices them (network/projection.hpp).  serial
 //     3. step     (k < T_max) local step k+1 of every neuron: soft reset and
 //                 emit, events pushed with delay 1.    serial
 //     4. record   hand the emitted events and membrane to the observer.  serial
@@ -20,8 +21,12 @@
 //   after the last:        read out (integrators -> dense values) is the
 //                          caller's, through Integrator::read_out.
 //
+// The network's stages (network/linear_stage.hpp, network/attention.hpp) see
+// this loop only as an EncoderLoop; the loop sees populations only as
+// Population and projections only as Projection.
+//
 // Buffers and owners: the event queue and the clock belong to the
-// Simulator; each GifPopulation owns its membrane and counters; each
+// Simulator; each population owns its membrane and counters; each
 // Integrator is written only by the delivery phase, one output slice per TBB
 // task, and read after the stage by its owner. Nothing is shared between
 // concurrent tasks except read-only weights and the taken event bucket.
@@ -29,8 +34,8 @@
 #include <vector>
 
 #include "core/event_queue.hpp"
-#include "neurons/gif_population.hpp"
-#include "network/dense_projection.hpp"
+#include "network/encoder_loop.hpp"
+#include "neurons/population.hpp"
 
 namespace spikesim {
 
@@ -38,19 +43,12 @@ namespace spikesim {
 class SpikeObserver {
  public:
   virtual ~SpikeObserver() = default;
-  virtual void on_spikes(const GifPopulation& population, std::span<const SpikeEvent> events) = 0;
+  virtual void on_spikes(const Population& population, std::span<const SpikeEvent> events) = 0;
   // Membrane of the population after local step `t` (t = 0: just injected).
-  virtual void on_membrane(const GifPopulation& population, Step step, unsigned t) = 0;
+  virtual void on_membrane(const Population& population, Step step, unsigned t) = 0;
 };
 
-// One outgoing projection of an encoder and the integrator it feeds.
-struct DeliveryTarget {
-  const DenseProjection* projection = nullptr;
-  Integrator* integrator = nullptr;
-  OpCounts* account = nullptr;  // optional per-projection synaptic account
-};
-
-class Simulator {
+class Simulator final : public EncoderLoop {
  public:
   explicit Simulator(SpikeObserver* observer = nullptr) : observer_(observer) {}
 
@@ -58,14 +56,14 @@ class Simulator {
   // Target integrators are cleared first. When `delivered` is given, every
   // event is also appended to it at its delivery step (the KV cache keeps
   // K and V spike trains this way).
-  void run_encoder(GifPopulation& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets,
-                   std::vector<SpikeEvent>* delivered = nullptr);
+  void run_encoder(Population& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets,
+                   std::vector<SpikeEvent>* delivered = nullptr) override;
 
   [[nodiscard]] Step now() const { return now_; }
   void set_observer(SpikeObserver* observer) { observer_ = observer; }
 
  private:
-  void account(GifPopulation& encoder, std::span<const SpikeEvent> due, std::span<const DeliveryTarget> targets);
+  static void account(Population& encoder, std::span<const SpikeEvent> due, std::span<const DeliveryTarget> targets);
 
   SpikeObserver* observer_;
   EventQueue queue_{1};

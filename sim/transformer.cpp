@@ -39,7 +39,7 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
                           {{p + "wq", &w.wq}, {p + "wk", &w.wk}, {p + "wv", &w.wv}});
     account(p + "attn_in", l, "linear");
     account(p + "rope", l, "dense");
-    layer.attention = std::make_unique<Attention>(l, c, mode, enc, next_id);
+    layer.attention = std::make_unique<Attention>(l, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, mode, enc, next_id);
     next_id += static_cast<PopulationId>(2 * c.n_kv_heads);
     account(p + "attention", l, "attention");
     layer.attn_out = stage(p + "attn_out", static_cast<std::size_t>(c.n_heads * c.head_dim), {{p + "wo", &w.wo}});
@@ -102,9 +102,7 @@ void Transformer::run_linear(LinearStage& stage, std::size_t acc, std::span<cons
     dense_ops(acc).add(DenseOp::mul, stage.d_in());
   }
   if (mode_ != ForwardMode::spiking) accounts_[acc].run.dense.add(DenseOp::mac, stage.dense_macs());
-  OpCounts& de = accounts_[acc].dense_equivalent;
-  de.dense.add(DenseOp::mac, stage.dense_macs());
-  de.weight_bytes += stage.dense_macs() * sizeof(float);
+  stage.account_dense_equivalent(accounts_[acc].dense_equivalent);
 }
 
 void Transformer::forward(int token, int pos, std::span<float> logits) {
@@ -157,11 +155,8 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
   } else {
     Eigen::Map<Eigen::VectorXf>(logits.data(), c.vocab_size).noalias() =
         model_.lm_head * Eigen::Map<const Eigen::VectorXf>(xn_.data(), c.dim);
-    const auto macs = static_cast<std::uint64_t>(model_.lm_head.size());
-    for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent}) {
-      o->dense.add(DenseOp::mac, macs);
-      o->weight_bytes += macs * sizeof(float);
-    }
+    for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent})
+      account_dense_matvec(model_.lm_head, *o);
   }
   ++tokens_;
 }
@@ -201,8 +196,8 @@ std::vector<StageAccount> Transformer::accounts() const {
   return out;
 }
 
-std::vector<const GifPopulation*> Transformer::populations() const {
-  std::vector<const GifPopulation*> out;
+std::vector<const Population*> Transformer::populations() const {
+  std::vector<const Population*> out;
   for (const Layer& layer : layers_) {
     out.push_back(&layer.attn_in->encoder());
     for (const GifPopulation& e : layer.attention->k_encoders()) out.push_back(&e);

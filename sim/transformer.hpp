@@ -18,8 +18,9 @@
 #include "network/llama/model.hpp"
 #include "network/dense_units.hpp"
 #include "network/network_graph.hpp"
-#include "sim/attention.hpp"
-#include "sim/linear_stage.hpp"
+#include "network/attention.hpp"
+#include "network/linear_stage.hpp"
+#include "sim/simulator.hpp"
 
 namespace spikesim {
 
@@ -57,7 +58,7 @@ class Transformer {
   // Stage accounts in stage order; linear stages fold in their encoder's and projections' counts.
   [[nodiscard]] std::vector<StageAccount> accounts() const;
   // Every GIF population, in stage order (for counters and recording).
-  [[nodiscard]] std::vector<const GifPopulation*> populations() const;
+  [[nodiscard]] std::vector<const Population*> populations() const;
   // The weights each encoder stage feeds (for saliency).
   [[nodiscard]] std::map<std::string, std::vector<const MatrixRM*>> stage_weights() const;
 

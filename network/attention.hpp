@@ -18,15 +18,18 @@
 //
 // The quantized mode runs the same arithmetic with each channel's whole code
 // as one aggregate, so the two differ only in the order of products that
-// are exact in double (see network/integrator.hpp for why that matters). Cached spikes are replayed for every query head that
-// reads their KV head; each replay is one synaptic event with amplitude s.
+// are exact in double (see network/integrator.hpp for why that matters).
+// Cached spikes are replayed for every query head that reads their KV head,
+// through the dynamic projections of network/attention_projections.hpp; each
+// replay is one synaptic event with amplitude s, priced by the projection.
 // Corrections, scaling and softmax are dense work, counted as such.
 #include <span>
 #include <vector>
 
-#include "network/llama/model.hpp"
+#include "network/attention_projections.hpp"
+#include "network/encoder_loop.hpp"
 #include "neurons/encoding.hpp"
-#include "sim/simulator.hpp"
+#include "neurons/gif_population.hpp"
 
 namespace spikesim {
 
@@ -36,14 +39,21 @@ struct AttentionCounts {
   DenseOpCounts softmax;
 };
 
+// Heads of one attention layer (GQA: n_heads a multiple of n_kv_heads).
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+};
+
 class Attention {
  public:
-  Attention(int layer, const LlamaConfig& config, ForwardMode mode, const EncodingSpec& encoding,
+  Attention(int layer, const AttentionShape& shape, ForwardMode mode, const EncodingSpec& encoding,
             PopulationId first_population_id);
 
   void reset();  // a new sequence
   // q: [H·d] and k: [H_kv·d] after RoPE, v: [H_kv·d] of position `pos` (== number of cached positions).
-  void step(Simulator& sim, std::span<const float> q, std::span<const float> k, std::span<const float> v,
+  void step(EncoderLoop& loop, std::span<const float> q, std::span<const float> k, std::span<const float> v,
             std::span<float> out, AttentionCounts& counts);
 
   [[nodiscard]] std::vector<GifPopulation>& k_encoders() { return k_enc_; }
@@ -55,17 +65,14 @@ class Attention {
  private:
   // One cached K or V vector of one KV head at one position.
   struct CachedVector {
-    std::vector<float> values;            // dense values (dense mode, or KV spiking off)
-    std::vector<std::uint16_t> channel;   // spike trains (spiking), or one code per channel (quantized)
-    std::vector<std::int32_t> amplitude;
+    std::vector<float> values;       // dense values (dense mode, or KV spiking off)
+    std::vector<SpikeEvent> events;  // spike trains (spiking), or one code per channel (quantized)
     float theta = 0;
     float zero = 0;
-    // Per-replay account of these spikes.
-    std::uint64_t amplitude_sum = 0, shift_adds = 0, binary = 0;
+    EventSummary summary;            // what one replay of `events` costs
   };
 
-  CachedVector encode(Simulator& sim, GifPopulation* enc, std::span<const float> x);
-  static void account_replay(const CachedVector& cv, OpCounts& c);
+  CachedVector encode(EncoderLoop& loop, GifPopulation* enc, std::span<const float> x);
 
   ForwardMode mode_;
   bool kv_spiking_;
@@ -73,8 +80,10 @@ class Attention {
   float scale_;
   std::vector<GifPopulation> k_enc_, v_enc_;
   std::vector<std::vector<CachedVector>> k_cache_, v_cache_;  // [kv head][position]
+  QkProjection qk_;
+  PvProjection pv_;
+  Integrator score_acc_, context_acc_;
   std::vector<float> scores_;
-  std::vector<double> out_acc_;
   std::vector<SpikeEvent> delivered_;
   TokenScale token_scale_;
   std::vector<std::int32_t> q_;

@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "network/dense_projection.hpp"
+#include "network/encoder_loop.hpp"
 #include "neurons/encoding.hpp"
-#include "sim/simulator.hpp"
+#include "neurons/gif_population.hpp"
 
 namespace spikesim {
 
@@ -28,6 +30,9 @@ class LinearStage {
   [[nodiscard]] const GifPopulation& encoder() const { return encoder_; }
   [[nodiscard]] const OpCounts& projection_counts(std::size_t k) const { return projection_counts_[k]; }
   [[nodiscard]] std::uint64_t dense_macs() const;  // Σ_k d_in·d_out_k per token
+  // The dense network's work for this stage and one token: every weight
+  // multiplied once and fetched once.
+  void account_dense_equivalent(OpCounts& counts) const;
 
   // x -> y_k = W_k x (dense), W_k x̂ (quantized) or the event-driven
   // equivalent (spiking). Quantized mode applies each channel's whole code
@@ -35,7 +40,7 @@ class LinearStage {
   // run (one aggregate per channel instead of T spikes), so the two differ
   // only in the order of exact-in-double products. Read-out work goes to
   // `dense_ops`.
-  void run(Simulator& sim, std::span<const float> x, std::span<const std::span<float>> y, DenseOpCounts* dense_ops);
+  void run(EncoderLoop& loop, std::span<const float> x, std::span<const std::span<float>> y, DenseOpCounts* dense_ops);
 
  private:
   ForwardMode mode_;

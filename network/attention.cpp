@@ -1,4 +1,4 @@
-#include "sim/attention.hpp"
+#include "network/attention.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -9,14 +9,18 @@
 
 namespace spikesim {
 
-Attention::Attention(int layer, const LlamaConfig& c, ForwardMode mode, const EncodingSpec& encoding,
+Attention::Attention(int layer, const AttentionShape& c, ForwardMode mode, const EncodingSpec& encoding,
                      PopulationId first_id)
     : mode_(mode),
       kv_spiking_(encoding.kv_spiking),
       n_heads_(c.n_heads),
       n_kv_heads_(c.n_kv_heads),
       head_dim_(c.head_dim),
-      scale_(1.0f / std::sqrt(static_cast<float>(c.head_dim))) {
+      scale_(1.0f / std::sqrt(static_cast<float>(c.head_dim))),
+      qk_(fmt::format("layer{}.qk", layer), static_cast<std::size_t>(c.head_dim)),
+      pv_(fmt::format("layer{}.pv", layer), static_cast<std::size_t>(c.head_dim)),
+      score_acc_(1, 1),
+      context_acc_(1, static_cast<std::size_t>(c.head_dim)) {
   if (mode_ != ForwardMode::dense && kv_spiking_) {
     for (int j = 0; j < n_kv_heads_; ++j) {
       const auto grid = GifGrid::uniform(static_cast<std::size_t>(head_dim_), encoding.bits, 1, encoding.is_signed);
@@ -32,7 +36,7 @@ void Attention::reset() {
   v_cache_.assign(static_cast<std::size_t>(n_kv_heads_), {});
 }
 
-Attention::CachedVector Attention::encode(Simulator& sim, GifPopulation* enc, std::span<const float> x) {
+Attention::CachedVector Attention::encode(EncoderLoop& loop, GifPopulation* enc, std::span<const float> x) {
   CachedVector cv;
   if (!enc) {  // dense mode, or KV spiking off
     cv.values.assign(x.begin(), x.end());
@@ -45,39 +49,24 @@ Attention::CachedVector Attention::encode(Simulator& sim, GifPopulation* enc, st
     for (std::size_t c = 0; c < q_.size(); ++c)
       if (q_[c] != 0) delivered_.push_back({0, enc->id(), static_cast<NeuronId>(c), q_[c]});
   } else {
-    sim.run_encoder(*enc, x, {}, &delivered_);
+    loop.run_encoder(*enc, x, {}, &delivered_);
     token_scale_ = enc->scale();
   }
   cv.theta = token_scale_.theta[0];
   cv.zero = static_cast<float>(token_scale_.zero[0]);
-  for (const SpikeEvent& e : delivered_) {
-    cv.channel.push_back(static_cast<std::uint16_t>(e.neuron));
-    cv.amplitude.push_back(e.amplitude);
-    const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
-    cv.amplitude_sum += mag;
-    cv.shift_adds += shift_add_cost(mag);
-    cv.binary += mag == 1;
-  }
+  cv.events = delivered_;
+  cv.summary = EventSummary::of(cv.events);
   return cv;
 }
 
-void Attention::account_replay(const CachedVector& cv, OpCounts& c) {
-  const auto events = static_cast<std::uint64_t>(cv.channel.size());
-  c.synaptic_events += events;
-  c.amplitude_acs += cv.amplitude_sum;
-  c.shift_add_acs += cv.shift_adds;
-  c.effective_acs += cv.binary;
-  c.effective_macs += events - cv.binary;
-}
-
-void Attention::step(Simulator& sim, std::span<const float> q, std::span<const float> k, std::span<const float> v,
+void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<const float> k, std::span<const float> v,
                      std::span<float> out, AttentionCounts& counts) {
   const auto d = static_cast<std::size_t>(head_dim_);
   const bool encoded = encoded_kv();
   for (int j = 0; j < n_kv_heads_; ++j) {
     const auto off = static_cast<std::size_t>(j) * d;
-    k_cache_[j].push_back(encode(sim, encoded ? &k_enc_[j] : nullptr, k.subspan(off, d)));
-    v_cache_[j].push_back(encode(sim, encoded ? &v_enc_[j] : nullptr, v.subspan(off, d)));
+    k_cache_[j].push_back(encode(loop, encoded ? &k_enc_[j] : nullptr, k.subspan(off, d)));
+    v_cache_[j].push_back(encode(loop, encoded ? &v_enc_[j] : nullptr, v.subspan(off, d)));
   }
   const std::size_t positions = k_cache_[0].size();
   const int group = n_heads_ / n_kv_heads_;
@@ -92,14 +81,15 @@ void Attention::step(Simulator& sim, std::span<const float> q, std::span<const f
     if (codes) {
       double qsum = 0;
       for (std::size_t c = 0; c < d; ++c) qsum += static_cast<double>(qh[c]);
+      qk_.set_query(std::span<const float>(qh, d));
       for (std::size_t p = 0; p < positions; ++p) {
         const CachedVector& kc = k_cache_[j][p];
-        double acc = 0;
-        for (std::size_t e = 0; e < kc.channel.size(); ++e)
-          acc += static_cast<double>(kc.amplitude[e]) * static_cast<double>(qh[kc.channel[e]]);
+        score_acc_.clear();
+        qk_.deliver(kc.events, {}, score_acc_);
+        const double acc = score_acc_.row(0)[0];
         scores_[p] = static_cast<float>(static_cast<double>(kc.theta) * (acc - static_cast<double>(kc.zero) * qsum) *
                                         static_cast<double>(scale_));
-        if (spikes) account_replay(kc, counts.qk);
+        if (spikes) qk_.account(kc.summary, counts.qk);
       }
       if (spikes) {
         counts.qk.dense.add(DenseOp::add, d);
@@ -124,17 +114,18 @@ void Attention::step(Simulator& sim, std::span<const float> q, std::span<const f
     // PV
     std::fill(oh, oh + d, 0.0f);
     if (codes) {
-      out_acc_.assign(d, 0.0);
+      context_acc_.clear();
       double correction = 0;
       for (std::size_t p = 0; p < positions; ++p) {
         const CachedVector& vc = v_cache_[j][p];
         const double w = static_cast<double>(scores_[p]) * static_cast<double>(vc.theta);
-        for (std::size_t e = 0; e < vc.channel.size(); ++e)
-          out_acc_[vc.channel[e]] += static_cast<double>(vc.amplitude[e]) * w;
+        pv_.set_weight(w);
+        pv_.deliver(vc.events, {}, context_acc_);
         correction += w * static_cast<double>(vc.zero);
-        if (spikes) account_replay(vc, counts.pv);
+        if (spikes) pv_.account(vc.summary, counts.pv);
       }
-      for (std::size_t c = 0; c < d; ++c) oh[c] = static_cast<float>(out_acc_[c] - correction);
+      const double* acc = context_acc_.row(0);
+      for (std::size_t c = 0; c < d; ++c) oh[c] = static_cast<float>(acc[c] - correction);
       if (spikes) {
         counts.pv.dense.add(DenseOp::mul, positions);
         counts.pv.dense.add(DenseOp::mac, positions);

@@ -1,4 +1,4 @@
-#include "sim/linear_stage.hpp"
+#include "network/linear_stage.hpp"
 
 #include "core/error.hpp"
 
@@ -27,7 +27,11 @@ std::uint64_t LinearStage::dense_macs() const {
   return macs;
 }
 
-void LinearStage::run(Simulator& sim, std::span<const float> x, std::span<const std::span<float>> y,
+void LinearStage::account_dense_equivalent(OpCounts& counts) const {
+  for (const StageWeight& w : weights_) account_dense_matvec(*w.weight, counts);
+}
+
+void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<const std::span<float>> y,
                       DenseOpCounts* dense_ops) {
   const Eigen::Map<const Eigen::VectorXf> xv(x.data(), static_cast<Eigen::Index>(x.size()));
   switch (mode_) {
@@ -54,7 +58,7 @@ void LinearStage::run(Simulator& sim, std::span<const float> x, std::span<const 
       std::vector<DeliveryTarget> targets;
       for (std::size_t k = 0; k < projections_.size(); ++k)
         targets.push_back({&projections_[k], &integrators_[k], &projection_counts_[k]});
-      sim.run_encoder(encoder_, x, targets);
+      loop.run_encoder(encoder_, x, targets, nullptr);
       for (std::size_t k = 0; k < projections_.size(); ++k)
         integrators_[k].read_out(encoder_.scale(), projections_[k].group_colsum(), {}, y[k], dense_ops);
       return;

@@ -1,0 +1,63 @@
+#pragma once
+// Attention's dynamic projections (DESIGN.md §2): cached K and V spikes are
+// delivered with activations as their weights. One event is one cached
+// spike (channel c of one position, amplitude s) replayed for one query
+// head; it reaches exactly one synapse.
+//
+//   QkProjection  K spikes of a position -> that position's score:
+//                 acc += s · q_c          (the query is the weight row)
+//   PvProjection  V spikes of a position -> the context channels:
+//                 acc_c += s · w          (w = P_p · θ^V_p, one weight per position)
+//
+// Both accumulate in double into row 0 of an Integrator; the attention
+// applies θ, z and the 1/sqrt(d) scale itself (network/attention.cpp).
+// Dynamic weights are activations the attention already holds, so no
+// weight bytes are fetched.
+#include <span>
+#include <string>
+
+#include "network/projection.hpp"
+
+namespace spikesim {
+
+class QkProjection final : public Projection {
+ public:
+  QkProjection(std::string name, std::size_t head_dim) : name_(std::move(name)), d_(head_dim) {}
+  void set_query(std::span<const float> q) { q_ = q; }
+
+  [[nodiscard]] const std::string& name() const override { return name_; }
+  [[nodiscard]] std::string_view kind() const override { return "qk dynamic"; }
+  [[nodiscard]] std::size_t d_in() const override { return d_; }
+  [[nodiscard]] std::size_t d_out() const override { return 1; }
+  [[nodiscard]] std::uint64_t fan_out() const override { return 1; }
+  [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return 0; }
+  void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
+               Integrator& target) const override;
+
+ private:
+  std::string name_;
+  std::size_t d_;
+  std::span<const float> q_;
+};
+
+class PvProjection final : public Projection {
+ public:
+  PvProjection(std::string name, std::size_t head_dim) : name_(std::move(name)), d_(head_dim) {}
+  void set_weight(double w) { w_ = w; }
+
+  [[nodiscard]] const std::string& name() const override { return name_; }
+  [[nodiscard]] std::string_view kind() const override { return "pv dynamic"; }
+  [[nodiscard]] std::size_t d_in() const override { return d_; }
+  [[nodiscard]] std::size_t d_out() const override { return d_; }
+  [[nodiscard]] std::uint64_t fan_out() const override { return 1; }
+  [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return 0; }
+  void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
+               Integrator& target) const override;
+
+ private:
+  std::string name_;
+  std::size_t d_;
+  double w_ = 0;
+};
+
+}  // namespace spikesim

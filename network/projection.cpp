@@ -1,0 +1,31 @@
+#include "network/projection.hpp"
+
+#include <cstdlib>
+
+namespace spikesim {
+
+void EventSummary::add(std::int32_t amplitude) {
+  const auto mag = static_cast<std::uint32_t>(std::abs(amplitude));
+  ++events;
+  amplitude_sum += mag;
+  shift_adds += shift_add_cost(mag);
+  binary += mag == 1;
+}
+
+EventSummary EventSummary::of(std::span<const SpikeEvent> events) {
+  EventSummary s;
+  for (const SpikeEvent& e : events) s.add(e.amplitude);
+  return s;
+}
+
+void Projection::account(const EventSummary& e, OpCounts& c) const {
+  const std::uint64_t f = fan_out();
+  c.synaptic_events += e.events * f;
+  c.amplitude_acs += e.amplitude_sum * f;
+  c.shift_add_acs += e.shift_adds * f;
+  c.effective_acs += e.binary * f;
+  c.effective_macs += (e.events - e.binary) * f;
+  c.weight_bytes += e.events * f * weight_bytes_per_synapse();
+}
+
+}  // namespace spikesim
