@@ -141,4 +141,31 @@ std::string_view memory_level_name(MemoryLevel m) {
   return "?";
 }
 
+std::array<std::pair<std::string_view, double EnergyModel::*>, 13> energy_model_figures() {
+  using M = EnergyModel;
+  return {{{"ac_pj", &M::ac_pj},
+           {"mac_pj", &M::mac_pj},
+           {"synop_pj", &M::synop_pj},
+           {"neuron_update_pj", &M::neuron_update_pj},
+           {"active_update_pj", &M::active_update_pj},
+           {"spike_pj", &M::spike_pj},
+           {"add_pj", &M::add_pj},
+           {"mul_pj", &M::mul_pj},
+           {"div_pj", &M::div_pj},
+           {"exp_pj", &M::exp_pj},
+           {"sqrt_pj", &M::sqrt_pj},
+           {"compare_pj", &M::compare_pj},
+           {"fetch_pj_per_byte", &M::fetch_pj_per_byte}}};
+}
+
+std::string_view ac_convention_name(AcConvention c) {
+  return c == AcConvention::shift_add ? "shift_add" : "amplitude";
+}
+
+AcConvention parse_ac_convention(std::string_view name) {
+  if (name == "amplitude") return AcConvention::amplitude;
+  if (name == "shift_add") return AcConvention::shift_add;
+  throw Error(ExitCode::data, fmt::format("unknown AC convention '{}' (expected amplitude or shift_add)", name));
+}
+
 }  // namespace spikesim

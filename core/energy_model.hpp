@@ -25,7 +25,9 @@
 //
 // Memory access (weight fetch) is a separate, switchable term: spiking and
 // quantized runs are only comparable with it on.
+#include <array>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -60,8 +62,15 @@ struct EnergyModel {
   static std::vector<std::string> preset_names();
 };
 
+// The figures of an EnergyModel with their names: the one list a run file
+// stores them by and reads them back with (io/report/report.hpp), so a report
+// prices a run as the run priced itself, whatever today's presets say.
+std::array<std::pair<std::string_view, double EnergyModel::*>, 13> energy_model_figures();
+
 // The two synaptic conventions of DESIGN.md §3.
 enum class AcConvention { amplitude, shift_add };
+std::string_view ac_convention_name(AcConvention c);
+AcConvention parse_ac_convention(std::string_view name);  // Error(data) on an unknown name
 
 // Energy of a run or part of it, by term, in pJ.
 struct EnergyBreakdown {

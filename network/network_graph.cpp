@@ -30,6 +30,22 @@ std::string_view edge_kind_name(EdgeKind k) {
   return "?";
 }
 
+std::string_view stage_kind_name(StageKind k) {
+  switch (k) {
+    case StageKind::dense: return "dense";
+    case StageKind::linear: return "linear";
+    case StageKind::attention: return "attention";
+  }
+  return "?";
+}
+
+void NetworkGraph::add_stage(StageInfo stage) {
+  if (stage_index_.count(stage.name))
+    throw Error(ExitCode::internal, fmt::format("network: stage '{}' declared twice", stage.name));
+  stage_index_.emplace(stage.name, stages_.size());
+  stages_.push_back(std::move(stage));
+}
+
 NetworkGraph::Vertex NetworkGraph::add_node(NodeInfo info) {
   if (by_name_.count(info.name))
     throw Error(ExitCode::internal, fmt::format("network: node '{}' added twice", info.name));
@@ -75,6 +91,9 @@ void NetworkGraph::validate() const {
     if (n.kind == NodeKind::encoder && (!has_in || !has_out))
       throw Error(ExitCode::internal, fmt::format("network: encoder '{}' has no {}", n.name,
                                                   has_in ? "outgoing projection" : "input"));
+    if (!stages_.empty() && n.kind != NodeKind::input && n.kind != NodeKind::output && !has_stage(n.stage))
+      throw Error(ExitCode::internal, fmt::format("network: node '{}' names stage '{}', which is not declared",
+                                                  n.name, n.stage));
     if (n.kind == NodeKind::integrator && (!has_in || !has_out))
       throw Error(ExitCode::internal, fmt::format("network: integrator '{}' has no {}", n.name,
                                                   has_in ? "consumer" : "incoming projection"));

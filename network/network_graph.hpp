@@ -9,10 +9,17 @@
 // or the probabilities act as weights on cached K/V spikes) and `dataflow`
 // (a dense value handed from one unit to the next).
 //
+// Stages group vertices into the units a run accounts for ("layer0.attn_in":
+// the encoder and the q, k, v integrators; "layer0.attention": the K/V
+// encoders, the dynamic projections and the softmax). They are declared in
+// the order a token runs through them; the forward accounts in that order,
+// the run file stores it, and the report reads it back from there.
+//
 // validate() checks that every edge joins existing vertices of the right
-// kinds with agreeing shapes, that no encoder or integrator dangles, and that
-// the graph is acyclic; stage_order() is a topological order of the vertices,
-// the order in which a token flows through them.
+// kinds with agreeing shapes, that no encoder or integrator dangles, that
+// every vertex names a declared stage (when stages are declared), and that
+// the graph is acyclic; stage_order() is a topological order of the
+// vertices, the order in which a token flows through them.
 #include <boost/graph/adjacency_list.hpp>
 
 #include <iosfwd>
@@ -34,6 +41,18 @@ struct NodeInfo {
   std::size_t size = 0;  // neurons (encoders), outputs (integrators), width (dense units)
   std::string op;        // dense units: "rms_norm", "rope", "softmax", ...
   int layer = -1;        // transformer layer, -1 outside layers
+  std::string stage;     // the stage it is accounted in; "" for inputs and outputs
+};
+
+// What a stage is, for accounting: a dense unit, an encoder with its static
+// projections, or an attention layer.
+enum class StageKind { dense, linear, attention };
+std::string_view stage_kind_name(StageKind k);
+
+struct StageInfo {
+  std::string name;
+  int layer = -1;
+  StageKind kind = StageKind::dense;
 };
 
 struct EdgeInfo {
@@ -49,6 +68,10 @@ class NetworkGraph {
   using Vertex = Graph::vertex_descriptor;
 
   Vertex add_node(NodeInfo info);
+  // Declares the next stage in run order; a second stage of the same name is an error.
+  void add_stage(StageInfo stage);
+  [[nodiscard]] const std::vector<StageInfo>& stages() const { return stages_; }
+  [[nodiscard]] bool has_stage(const std::string& name) const { return stage_index_.count(name) != 0; }
   // Connects two named nodes; an unknown name is an error naming it.
   void connect(const std::string& from, const std::string& to, EdgeInfo info);
 
@@ -70,6 +93,8 @@ class NetworkGraph {
  private:
   Graph graph_;
   std::map<std::string, Vertex> by_name_;
+  std::vector<StageInfo> stages_;
+  std::map<std::string, std::size_t> stage_index_;
 };
 
 }  // namespace spikesim

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
@@ -166,9 +167,11 @@ Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
   return in;
 }
 
+// Stage accounts in the network's stage order, which `order` records.
 void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts, const EnergyModel& em,
                     AcConvention conv) {
-  for (const StageAccount& a : accounts) {
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    const StageAccount& a = accounts[i];
     const std::string g = "stages/" + a.name;
     rec.write_op_counts(g + "/run", a.run);
     rec.write_op_counts(g + "/dense_equivalent", a.dense_equivalent);
@@ -176,7 +179,26 @@ void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts
     rec.write_energy(g, "dense", dense_energy(em, a.dense_equivalent));
     rec.write_attribute("/spikesim/" + g, "layer", static_cast<double>(a.layer));
     rec.write_attribute("/spikesim/" + g, "kind", a.kind);
+    rec.write_attribute("/spikesim/" + g, "order", static_cast<std::uint64_t>(i));
   }
+}
+
+// The energy figures the run was priced with, so that a report prices it
+// the same way without knowing today's presets or config schema.
+void write_energy_model(Hdf5Recorder& rec, const EnergyModel& em, AcConvention conv) {
+  const std::string g = "/spikesim/energy_model";
+  rec.write_attribute(g, "preset", em.preset);
+  rec.write_attribute(g, "precision", std::string(precision_name(em.precision)));
+  rec.write_attribute(g, "memory", std::string(memory_level_name(em.memory)));
+  rec.write_attribute(g, "ac_convention", std::string(ac_convention_name(conv)));
+  for (const auto& [name, field] : energy_model_figures()) rec.write_attribute(g, std::string(name), em.*field);
+}
+
+// The network that ran, as `spikesim graph` draws it.
+void write_network(Hdf5Recorder& rec, const NetworkGraph& network) {
+  std::ostringstream dot;
+  network.write_dot(dot);
+  rec.write_text("/spikesim/network", dot.str());
 }
 
 // The grid of a GIF population (DESIGN.md §1), for reports: per neuron its
@@ -261,9 +283,12 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
       observer->ensure(*p);
       rec->write_neuron_counters(p->name(), p->counters());
       write_population_grid(*rec, *p);
+      rec->write_attribute("/spikesim/populations/" + p->name(), "stage", p->name());
     }
     std::vector<const MatrixRM*> weights;
     for (std::size_t k = 0; k < stack.layers(); ++k) weights.push_back(&stack.weights(k));
+    write_network(*rec, stack.graph());
+    write_energy_model(*rec, em, cfg.energy.ac_convention);
     write_run_shape(*rec, weights, static_cast<std::uint64_t>(cfg.run.tokens), token_steps);
     write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
     rec->write_op_counts("totals/run", totals.run);
@@ -391,7 +416,10 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       rec->write_neuron_counters(p->name(), p->counters());
       rec->write_op_counts("populations/" + p->name() + "/totals", p->totals());
       write_population_grid(*rec, *p);
+      rec->write_attribute("/spikesim/populations/" + p->name(), "stage", net.stage_of(*p));
     }
+    write_network(*rec, net.network());
+    write_energy_model(*rec, em, cfg.energy.ac_convention);
     // Footprint: the projections' weights (spiking or not) and the lm_head.
     std::vector<const MatrixRM*> weights;
     for (const LlamaLayer& l : model.layers)

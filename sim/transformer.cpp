@@ -20,45 +20,42 @@ std::vector<bool> plan_for(const SaliencyPlan& plan, const std::string& name, st
 
 Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& enc,
                          const SaliencyPlan& plan, SpikeObserver* observer)
-    : model_(model), mode_(mode), encoding_(enc), sim_(observer) {
+    : model_(model),
+      mode_(mode),
+      encoding_(enc),
+      network_(map_transformer(model.config, TransformerMapOptions::for_run(mode, enc))),
+      sim_(observer) {
   const LlamaConfig& c = model.config;
   rope_ = RopeTable(c.head_dim, c.rope_theta, c.max_seq_len);
+  // The accounts are the network's stages, in its order.
+  for (const StageInfo& s : network_.stages()) {
+    account_index_[s.name] = accounts_.size();
+    accounts_.push_back({s.name, s.layer, std::string(stage_kind_name(s.kind)), {}, {}});
+  }
   PopulationId next_id = 0;
   auto stage = [&](const std::string& name, std::size_t d_in, std::vector<StageWeight> weights) {
     const auto salient = plan_for(plan, name, d_in);
     auto grid = salient_grid(salient, enc.bits, enc.addbit, enc.is_signed);
-    return std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode);
+    auto s = std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode);
+    check_against_network(*s);
+    return s;
   };
-  account("embedding", -1, "dense");
   for (int l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& w = model.layers[static_cast<std::size_t>(l)];
     const std::string p = fmt::format("layer{}.", l);
     Layer layer;
-    account(p + "attn_norm", l, "dense");
     layer.attn_in = stage(p + "attn_in", static_cast<std::size_t>(c.dim),
                           {{p + "wq", &w.wq}, {p + "wk", &w.wk}, {p + "wv", &w.wv}});
-    account(p + "attn_in", l, "linear");
-    account(p + "rope", l, "dense");
     layer.attention = std::make_unique<Attention>(l, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, mode, enc, next_id);
     next_id += static_cast<PopulationId>(2 * c.n_kv_heads);
-    account(p + "attention", l, "attention");
     layer.attn_out = stage(p + "attn_out", static_cast<std::size_t>(c.n_heads * c.head_dim), {{p + "wo", &w.wo}});
-    account(p + "attn_out", l, "linear");
-    account(p + "attn_residual", l, "dense");
-    account(p + "ffn_norm", l, "dense");
     layer.mlp_in = stage(p + "mlp_in", static_cast<std::size_t>(c.dim),
                          {{p + "w_gate", &w.w_gate}, {p + "w_up", &w.w_up}});
-    account(p + "mlp_in", l, "linear");
-    account(p + "silu_mul", l, "dense");
     layer.mlp_down = stage(p + "mlp_down", static_cast<std::size_t>(c.hidden_dim), {{p + "w_down", &w.w_down}});
-    account(p + "mlp_down", l, "linear");
-    account(p + "mlp_residual", l, "dense");
     layers_.push_back(std::move(layer));
   }
-  account("final_norm", -1, "dense");
-  if (enc.spike_lm_head && mode != ForwardMode::dense)
+  if (network_.has_stage("lm_head") && network_.contains("lm_head_in"))
     lm_head_ = stage("lm_head_in", static_cast<std::size_t>(c.dim), {{"w_lm_head", &model.lm_head}});
-  account("lm_head", -1, lm_head_ ? "linear" : "dense");
 
   x_.resize(static_cast<std::size_t>(c.dim));
   xn_.resize(x_.size());
@@ -73,11 +70,30 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
   act_.resize(gate_.size());
 }
 
-std::size_t Transformer::account(const std::string& name, int layer, const char* kind) {
-  account_index_[name] = accounts_.size();
-  accounts_.push_back({name, layer, kind, {}, {}});
-  return accounts_.size() - 1;
+// The stage that runs must be the one the network draws: an encoder of the
+// same size with a projection of the same name and shape per weight.
+void Transformer::check_against_network(const LinearStage& stage) const {
+  auto fail = [&](const std::string& what) {
+    throw Error(ExitCode::internal, fmt::format("linear stage '{}' is not the network's: {}", stage.name(), what));
+  };
+  if (!network_.contains(stage.name())) fail("no such node");
+  const auto v = network_.vertex(stage.name());
+  const NodeInfo& node = network_.node(v);
+  if (node.kind != NodeKind::encoder || node.size != stage.d_in())
+    fail(fmt::format("the network has a {} of size {}", node_kind_name(node.kind), node.size));
+  const auto& g = network_.graph();
+  for (std::size_t k = 0; k < stage.outputs(); ++k) {
+    bool found = false;
+    for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) {
+      const EdgeInfo& edge = g[*e];
+      if (edge.name == stage.weight(k).name && edge.kind == EdgeKind::projection && edge.d_in == stage.d_in() &&
+          edge.d_out == stage.d_out(k))
+        found = true;
+    }
+    if (!found) fail(fmt::format("no projection '{}' of shape {} x {}", stage.weight(k).name, stage.d_in(), stage.d_out(k)));
+  }
 }
+
 
 void Transformer::reset() {
   for (Layer& l : layers_) l.attention->reset();
@@ -194,6 +210,19 @@ std::vector<StageAccount> Transformer::accounts() const {
   }
   if (lm_head_) fold(lm_head_.get(), "lm_head");
   return out;
+}
+
+std::string Transformer::stage_of(const Population& population) const {
+  // A population is a node of the network, or one of the per-head
+  // populations of a node ("layer0.k_enc.h1" of "layer0.k_enc").
+  std::string name = population.name();
+  while (!network_.contains(name)) {
+    const auto dot = name.rfind('.');
+    if (dot == std::string::npos)
+      throw Error(ExitCode::internal, fmt::format("population '{}' is not in the network", population.name()));
+    name.resize(dot);
+  }
+  return network_.node(network_.vertex(name)).stage;
 }
 
 std::vector<const Population*> Transformer::populations() const {

@@ -17,6 +17,7 @@
 
 #include "network/llama/model.hpp"
 #include "network/dense_units.hpp"
+#include "network/llama/mapper.hpp"
 #include "network/network_graph.hpp"
 #include "network/attention.hpp"
 #include "network/linear_stage.hpp"
@@ -53,6 +54,10 @@ class Transformer {
 
   [[nodiscard]] ForwardMode mode() const { return mode_; }
   [[nodiscard]] const LlamaModel& model() const { return model_; }
+  // The network this forward runs, as `spikesim graph` draws it.
+  [[nodiscard]] const NetworkGraph& network() const { return network_; }
+  // The stage each population is accounted in (a K/V encoder: its layer's attention).
+  [[nodiscard]] std::string stage_of(const Population& population) const;
   [[nodiscard]] Simulator& simulator() { return sim_; }
   [[nodiscard]] std::uint64_t tokens() const { return tokens_; }
   // Stage accounts in stage order; linear stages fold in their encoder's and projections' counts.
@@ -68,7 +73,7 @@ class Transformer {
     std::unique_ptr<Attention> attention;
     AttentionCounts attention_counts;
   };
-  std::size_t account(const std::string& name, int layer, const char* kind);
+  void check_against_network(const LinearStage& stage) const;
   DenseOpCounts& dense_ops(std::size_t stage) { return accounts_[stage].run.dense; }
   void dense_unit(std::size_t stage, const std::function<void(DenseOpCounts*)>& f);
   void run_linear(LinearStage& stage, std::size_t account, std::span<const float> x,
@@ -77,6 +82,7 @@ class Transformer {
   const LlamaModel& model_;
   ForwardMode mode_;
   EncodingSpec encoding_;
+  NetworkGraph network_;  // what runs: stages, populations and projections (network/llama/mapper.hpp)
   Simulator sim_;
   RopeTable rope_;
   std::vector<Layer> layers_;

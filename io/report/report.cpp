@@ -102,8 +102,32 @@ std::uint64_t sum_dataset(const h5::File& f, const std::string& path) {
   return s;
 }
 
-// Run order of the stages of one layer (network/transformer_mapper.hpp).
-int stage_rank(const std::string& name) {
+constexpr const char* kEnergyModelGroup = "/spikesim/energy_model";
+
+EnergyModel read_energy_model(const h5::File& f, const std::filesystem::path& path, AcConvention& convention) {
+  EnergyModel m;
+  const std::string g = kEnergyModelGroup;
+  auto need = [&](const std::string& name) {
+    if (!h5::has_attribute(f, g, name))
+      throw Error(ExitCode::data, fmt::format("'{}' at '{}': attribute '{}' is missing", path.string(), g, name));
+  };
+  for (const auto& [name, field] : energy_model_figures()) {
+    need(std::string(name));
+    m.*field = h5::read_attribute<double>(f, g, std::string(name));
+  }
+  if (h5::has_attribute(f, g, "preset")) m.preset = h5::read_string_attribute(f, g, "preset");
+  need("ac_convention");
+  try {
+    convention = parse_ac_convention(h5::read_string_attribute(f, g, "ac_convention"));
+  } catch (const Error& e) {
+    throw Error(ExitCode::data, fmt::format("'{}' at '{}': {}", path.string(), g, e.what()));
+  }
+  return m;
+}
+
+// Files written before the run file recorded the network's stage order
+// and each population's stage: the stage order of the LLaMA mapper then.
+int legacy_stage_rank(const std::string& name) {
   static const std::array<std::string_view, 14> kOrder{
       "embedding", "attn_norm", "attn_in",  "rope",     "attention",    "attn_out",   "attn_residual",
       "ffn_norm",  "mlp_in",    "silu_mul", "mlp_down", "mlp_residual", "final_norm", "lm_head"};
@@ -115,14 +139,14 @@ int stage_rank(const std::string& name) {
   return static_cast<int>(kOrder.size());
 }
 
-// Sort key of a stage: embedding first, then the layers, then the rest.
-std::tuple<int, int, int, std::string> stage_key(const CountsRow& s) {
-  const int rank = stage_rank(s.name);
+// Sort key of a stage in such a file: embedding first, then the layers, then the rest.
+std::tuple<int, int, int, std::string> legacy_stage_key(const CountsRow& s) {
+  const int rank = legacy_stage_rank(s.name);
   const int band = s.layer >= 0 ? 1 : (rank == 0 ? 0 : 2);
   return {band, s.layer, rank, s.name};
 }
 
-std::string stage_of_population(const std::string& pop, const std::set<std::string>& stages) {
+std::string legacy_stage_of_population(const std::string& pop, const std::set<std::string>& stages) {
   if (stages.count(pop)) return pop;
   const auto dot = pop.find('.');
   if (dot != std::string::npos) {
@@ -413,9 +437,14 @@ RunReport read_run_report(const std::filesystem::path& path) {
   }
   if (h5::exists(f, "/spikesim/config")) r.config_text = h5::read_string_dataset(f, "/spikesim/config");
 
-  // The run's settings and energy model, from its config text.
+  // The energy model the run was priced with, as it stored it. Files written
+  // before spikesim stored it are priced from their config text instead.
   std::optional<EnergyModel> em;
   AcConvention convention = AcConvention::amplitude;
+  if (h5::exists(f, kEnergyModelGroup)) {
+    em = read_energy_model(f, path, convention);
+  }
+  // The run's settings, for display, from its config text.
   if (!r.config_text.empty()) {
     try {
       const SimConfig cfg = parse_config(r.config_text, path.string() + ":/spikesim/config");
@@ -428,13 +457,16 @@ RunReport read_run_report(const std::filesystem::path& path) {
         if (std::find(kShown.begin(), kShown.end(), key.name) != kShown.end() && key.get)
           r.settings.emplace_back(std::string(key.name), value_text(key.get(cfg, key)));
       if (r.mode.empty()) r.mode = std::string(forward_mode_name(cfg.run.mode));
-      em = EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);
-      convention = cfg.energy.ac_convention;
+      if (!em) {
+        em = EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);
+        convention = cfg.energy.ac_convention;
+      }
     } catch (const Error& e) {
-      r.energy_note = fmt::format(
-          "the config in the file could not be read back ({}): population energies unknown", e.what());
+      if (!em)
+        r.energy_note = fmt::format(
+            "the config in the file could not be read back ({}): population energies unknown", e.what());
     }
-  } else {
+  } else if (!em) {
     r.energy_note = "the file has no /spikesim/config: population energies unknown";
   }
 
@@ -483,6 +515,7 @@ RunReport read_run_report(const std::filesystem::path& path) {
                   ? static_cast<int>(std::lround(h5::read_attribute<double>(f, g, "layer")))
                   : -1;
     if (h5::has_attribute(f, g, "kind")) s.kind = h5::read_string_attribute(f, g, "kind");
+    if (h5::has_attribute(f, g, "order")) s.order = h5::read_attribute<std::uint64_t>(f, g, "order");
     s.run = read_op_counts(f, g + "/run");
     s.dense_equivalent = read_op_counts(f, g + "/dense_equivalent");
     s.energy = read_energy(f, g, "run");
@@ -490,8 +523,12 @@ RunReport read_run_report(const std::filesystem::path& path) {
     stage_names.insert(name);
     r.stages.push_back(std::move(s));
   }
-  std::sort(r.stages.begin(), r.stages.end(),
-            [](const CountsRow& a, const CountsRow& b) { return stage_key(a) < stage_key(b); });
+  // The network's stage order, as the run recorded it (older files: by name).
+  if (!r.stages.empty() && std::all_of(r.stages.begin(), r.stages.end(), [](const CountsRow& s) { return s.order; }))
+    std::sort(r.stages.begin(), r.stages.end(), [](const CountsRow& a, const CountsRow& b) { return *a.order < *b.order; });
+  else
+    std::sort(r.stages.begin(), r.stages.end(),
+              [](const CountsRow& a, const CountsRow& b) { return legacy_stage_key(a) < legacy_stage_key(b); });
   if (!r.totals_energy_recorded) {
     r.energy = r.dense_energy = {};
     for (const CountsRow& s : r.stages) {
@@ -505,7 +542,8 @@ RunReport read_run_report(const std::filesystem::path& path) {
     const std::string g = "/spikesim/populations/" + name;
     PopulationReport p;
     p.name = name;
-    p.stage = stage_of_population(name, stage_names);
+    p.stage = h5::has_attribute(f, g, "stage") ? h5::read_string_attribute(f, g, "stage")
+                                                : legacy_stage_of_population(name, stage_names);
     p.has_totals = h5::exists(f, g + "/totals");
     if (p.has_totals) {
       p.totals = read_op_counts(f, g + "/totals");

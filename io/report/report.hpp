@@ -73,6 +73,7 @@ struct CountsRow {
   std::string name;  // stage name, or "layer<l>" / "other"
   int layer = -1;
   std::string kind;  // stages only: "linear", "attention", "dense"
+  std::optional<std::uint64_t> order;  // stages only: position in the network's stage order
   OpCounts run, dense_equivalent;
   EnergyBreakdown energy, dense_energy;  // spiking (the run's convention) and dense equivalent
   std::vector<std::string> populations;
