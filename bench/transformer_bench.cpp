@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
     GeneratedModelSpec spec;
     spec.dim = 4096;
     spec.hidden_dim = 11008;
-    spec.n_layers = layers;
-    spec.n_heads = 32;
-    spec.n_kv_heads = 32;
+    spec.layers = layers;
+    spec.heads = 32;
+    spec.kv_heads = 32;
     spec.vocab = 512;  // a small vocabulary keeps the (dense) lm_head out of the comparison
     spec.max_seq_len = 64;
     bench(fmt::format("7B-shape, {} layer{}", layers, layers > 1 ? "s" : ""), generate_model(spec), tokens);

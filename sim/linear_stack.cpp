@@ -7,13 +7,9 @@
 
 namespace spikesim {
 
-LinearStack::LinearStack(const LinearStackSpec& spec) : spec_(spec) {
-  if (spec.sizes.size() < 2)
-    throw Error(ExitCode::config, "linear_stack.sizes: needs at least 2 sizes (input and output)");
+LinearStack::LinearStack(const LinearStackSpec& spec) : spec_(spec), graph_(map_linear_stack(spec.sizes)) {
   Rng rng(spec.seed);
   const std::size_t L = spec.sizes.size() - 1;
-  graph_.add_node({"input", NodeKind::input, spec.sizes[0], "", -1});
-  std::string previous = "input";
   for (std::size_t k = 0; k < L; ++k) {
     const std::size_t d_in = spec.sizes[k], d_out = spec.sizes[k + 1];
     MatrixRM w(d_out, d_in);
@@ -23,24 +19,14 @@ LinearStack::LinearStack(const LinearStackSpec& spec) : spec_(spec) {
     weights_.push_back(std::move(w));
 
     const std::string enc = fmt::format("layer{}.encoder", k);
-    const std::string integ = fmt::format("layer{}.integrator", k);
     const std::string proj = fmt::format("layer{}.W", k);
     encoders_.emplace_back(enc, static_cast<PopulationId>(k),
                            GifGrid::uniform(d_in, spec.bits, spec.steps, spec.is_signed));
     projections_.emplace_back(proj, d_in, d_out, std::span<const float>(weights_.back().data(), d_in * d_out));
     projections_.back().bind_groups(encoders_.back().grid());
     integrators_.emplace_back(encoders_.back().grid().groups(), d_out);
-
-    graph_.add_node({enc, NodeKind::encoder, d_in, "", static_cast<int>(k)});
-    graph_.add_node({integ, NodeKind::integrator, d_out, "", static_cast<int>(k)});
-    graph_.connect(previous, enc, {"", EdgeKind::dataflow});
-    graph_.connect(enc, integ, {proj, EdgeKind::projection, d_in, d_out});
-    previous = integ;
   }
   projection_counts_.resize(L);
-  graph_.add_node({"output", NodeKind::output, spec.sizes.back(), "", -1});
-  graph_.connect(previous, "output", {"", EdgeKind::dataflow});
-  graph_.validate();
 }
 
 Eigen::VectorXf LinearStack::input(std::uint64_t token) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "network/llama/model.hpp"
+#include "network/linear_stack_mapper.hpp"
 #include "network/network_graph.hpp"
 #include "network/dense_projection.hpp"
 #include "neurons/gif_population.hpp"

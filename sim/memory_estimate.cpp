@@ -121,7 +121,7 @@ u64 spike_buffer_bytes(u64 neurons, u64 steps, u64 positions) {
 
 // Every recorded spike population of a transformer run.
 u64 spike_recording_bytes(const Shape& s, const EncodingConfig& e, u64 positions) {
-  const u64 steps = u64{1} << std::clamp(e.addbit, 0, 16);  // salient channels' T
+  const u64 steps = u64{1} << std::min(e.addbit, 16u);  // salient channels' T
   u64 per_layer =
       add(add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.q, steps, positions)),
           add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.h, steps, positions)));
@@ -236,7 +236,7 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
   if (cfg.record.enabled && cfg.record.spikes)
     for (std::size_t k = 0; k + 1 < sizes.size(); ++k)
       m.recording =
-          add(m.recording, spike_buffer_bytes(u(sizes[k]), u64{1} << std::clamp(cfg.encoding.addbit, 0, 16),
+          add(m.recording, spike_buffer_bytes(u(sizes[k]), u64{1} << std::min(cfg.encoding.addbit, 16u),
                                               u(cfg.run.tokens)));
   m.buffers = add(mul(neurons_total, kPerNeuronState + kPerNeuronEvents), kBaseline);
   return m;

@@ -91,18 +91,6 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
                                        : std::string("nothing was written")));
 }
 
-EncodingSpec encoding_of(const EncodingConfig& e) {
-  EncodingSpec s;
-  s.bits = static_cast<unsigned>(e.bits);
-  s.is_signed = e.is_signed;
-  s.addbit = static_cast<unsigned>(e.addbit);
-  s.low_p = e.low_p;
-  s.saliency = e.saliency;
-  s.kv_spiking = e.kv_spiking;
-  s.spike_lm_head = e.spike_lm_head;
-  return s;
-}
-
 // Seeded token ids for the generated model: BOS then ids drawn uniformly.
 std::vector<int> seeded_tokens(std::uint64_t seed, std::size_t n, int vocab, int bos) {
   Rng rng(seed);
@@ -303,20 +291,22 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
 
 }  // namespace
 
+LlamaConfig model_config_for(const SimConfig& cfg) {
+  if (cfg.model.path == "generated") return generated_config(cfg.generated);
+  return peek_model_config(cfg.model.path);
+}
+
+NetworkGraph network_for(const SimConfig& cfg) {
+  if (cfg.run.workload == Workload::linear_stack) {
+    const std::vector<std::size_t> sizes(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
+    return map_linear_stack(sizes);
+  }
+  return map_transformer(model_config_for(cfg), TransformerMapOptions::for_run(cfg.run.mode, cfg.encoding));
+}
+
 LlamaModel model_for(const SimConfig& cfg) {
   if (cfg.model.path == "generated") {
-    GeneratedModelSpec spec;
-    spec.seed = cfg.generated.seed;
-    spec.dim = cfg.generated.dim;
-    spec.hidden_dim = cfg.generated.hidden_dim;
-    spec.n_layers = cfg.generated.layers;
-    spec.n_heads = cfg.generated.heads;
-    spec.n_kv_heads = cfg.generated.kv_heads;
-    spec.vocab = cfg.generated.vocab;
-    spec.max_seq_len = cfg.generated.max_seq_len;
-    spec.outlier_channels = cfg.generated.outliers;
-    spec.outlier_scale = static_cast<float>(cfg.generated.outlier_scale);
-    return generate_model(spec);
+    return generate_model(cfg.generated);
   }
   LoadOptions opts;
   opts.allow_non_finite = cfg.model.allow_non_finite;
@@ -335,7 +325,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
 
   const LlamaModel model = model_for(cfg);
   Inputs in = inputs_for(cfg, model);
-  const EncodingSpec enc = encoding_of(cfg.encoding);
+  const EncodingSpec& enc = cfg.encoding;
   const ForwardMode mode = cfg.run.mode;
   const SaliencyPlan plan = mode == ForwardMode::dense ? SaliencyPlan{} : compute_saliency_plan(model, enc, in.calibration);
 

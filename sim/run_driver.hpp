@@ -14,6 +14,7 @@
 
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
+#include "network/network_graph.hpp"
 
 namespace spikesim {
 
@@ -29,5 +30,10 @@ RunOutcome run_simulation(const SimConfig& config, const std::function<void(cons
 
 // Model of a config: loaded from model.path, or generated from [generated].
 LlamaModel model_for(const SimConfig& config);
+// The same model's config alone, reading no weight (headers only).
+LlamaConfig model_config_for(const SimConfig& config);
+// The network a config runs, from shapes alone: what `spikesim graph` draws
+// and what the run executes (the Transformer maps the same network).
+NetworkGraph network_for(const SimConfig& config);
 
 }  // namespace spikesim

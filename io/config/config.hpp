@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/energy_model.hpp"
+#include "io/formats/generated_model.hpp"
 #include "neurons/encoding.hpp"
 
 namespace spikesim {
@@ -69,17 +70,11 @@ struct InputConfig {
 };
 
 // The model spikesim generates when model.path = "generated".
-struct GeneratedModelConfig {
-  int dim = 128;
-  int hidden_dim = 384;
-  int layers = 2;
-  int heads = 4;
-  int kv_heads = 2;
-  int vocab = 256;
-  int max_seq_len = 256;
-  int outliers = 4;
-  double outlier_scale = 8.0;
-  std::uint64_t seed = 1234;
+
+// [generated]: the generated model's spec itself (io/formats/generated_model.hpp),
+// with the config's default seed.
+struct GeneratedModelConfig : GeneratedModelSpec {
+  GeneratedModelConfig() { seed = 1234; }
   bool operator==(const GeneratedModelConfig&) const = default;
 };
 
@@ -88,14 +83,9 @@ struct LinearStackConfig {
   bool operator==(const LinearStackConfig&) const = default;
 };
 
-struct EncodingConfig {
-  int bits = 4;            // A = 2^bits - 1
-  bool is_signed = false;  // key encoding.signed
-  SaliencyMethod saliency = SaliencyMethod::hessian;
-  int addbit = 1;  // salient channels get T = 2^addbit steps
-  double low_p = 0.9;
-  bool kv_spiking = true;
-  bool spike_lm_head = false;
+// The encoding a run uses (neurons/encoding.hpp) and where its calibration
+// tokens come from. The spec is the section's body, not a copy of it.
+struct EncodingConfig : EncodingSpec {
   int calib_windows = 4;
   std::string calib_file;
   bool operator==(const EncodingConfig&) const = default;

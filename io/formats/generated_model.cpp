@@ -30,59 +30,67 @@ void check_spec(const GeneratedModelSpec& s) {
   };
   const std::pair<const char*, int> positive[] = {{"dim", s.dim},
                                                   {"hidden_dim", s.hidden_dim},
-                                                  {"n_layers", s.n_layers},
-                                                  {"n_heads", s.n_heads},
-                                                  {"n_kv_heads", s.n_kv_heads},
+                                                  {"n_layers", s.layers},
+                                                  {"n_heads", s.heads},
+                                                  {"n_kv_heads", s.kv_heads},
                                                   {"vocab", s.vocab},
                                                   {"max_seq_len", s.max_seq_len}};
   for (const auto& [name, v] : positive)
     if (v <= 0 || v > (1 << 16)) bad(name, fmt::format("expected an integer in [1, 65536], found {}", v));
-  if (s.dim % s.n_heads != 0) bad("n_heads", fmt::format("{} does not divide dim {}", s.n_heads, s.dim));
-  if ((s.dim / s.n_heads) % 2 != 0)
-    bad("n_heads", fmt::format("head_dim {} must be even for RoPE", s.dim / s.n_heads));
-  if (s.n_heads % s.n_kv_heads != 0)
-    bad("n_kv_heads", fmt::format("{} does not divide n_heads {}", s.n_kv_heads, s.n_heads));
-  if (s.outlier_channels < 0 || s.outlier_channels > s.dim)
-    bad("outlier_channels", fmt::format("expected 0..dim ({}), found {}", s.dim, s.outlier_channels));
-  if (!(s.outlier_scale > 0.0f) || !std::isfinite(s.outlier_scale))
+  if (s.dim % s.heads != 0) bad("n_heads", fmt::format("{} does not divide dim {}", s.heads, s.dim));
+  if ((s.dim / s.heads) % 2 != 0)
+    bad("n_heads", fmt::format("head_dim {} must be even for RoPE", s.dim / s.heads));
+  if (s.heads % s.kv_heads != 0)
+    bad("n_kv_heads", fmt::format("{} does not divide n_heads {}", s.kv_heads, s.heads));
+  if (s.outliers < 0 || s.outliers > s.dim)
+    bad("outlier_channels", fmt::format("expected 0..dim ({}), found {}", s.dim, s.outliers));
+  if (!(s.outlier_scale > 0.0) || !std::isfinite(s.outlier_scale))
     bad("outlier_scale", fmt::format("expected a finite number > 0, found {}", s.outlier_scale));
 }
 
 }  // namespace
 
-LlamaModel generate_model(const GeneratedModelSpec& spec) {
+LlamaConfig generated_config(const GeneratedModelSpec& spec) {
   check_spec(spec);
-  LlamaModel m;
-  LlamaConfig& c = m.config;
+  LlamaConfig c;
   c.dim = spec.dim;
   c.hidden_dim = spec.hidden_dim;
-  c.n_layers = spec.n_layers;
-  c.n_heads = spec.n_heads;
-  c.n_kv_heads = spec.n_kv_heads;
-  c.head_dim = spec.dim / spec.n_heads;
+  c.n_layers = spec.layers;
+  c.n_heads = spec.heads;
+  c.n_kv_heads = spec.kv_heads;
+  c.head_dim = spec.dim / spec.heads;
   c.vocab_size = spec.vocab;
   c.max_seq_len = spec.max_seq_len;
   c.norm_eps = 1e-5f;
   c.rope_theta = 10000.0f;
   c.rope = RopeStyle::rotate_half;
   c.tied_embeddings = false;
+  return c;
+}
+
+LlamaModel generate_model(const GeneratedModelSpec& spec) {
+  LlamaModel m;
+  m.config = generated_config(spec);
+  const LlamaConfig& c = m.config;
+  // The weights are fp32: the scale is applied as a float.
+  const auto outlier_scale = static_cast<float>(spec.outlier_scale);
   m.format = "generated";
   m.source = fmt::format(
       "generated:seed={},dim={},hidden_dim={},n_layers={},n_heads={},n_kv_heads={},vocab={},max_seq_len={},"
       "outlier_channels={},outlier_scale={}",
-      spec.seed, spec.dim, spec.hidden_dim, spec.n_layers, spec.n_heads, spec.n_kv_heads, spec.vocab,
-      spec.max_seq_len, spec.outlier_channels, spec.outlier_scale);
+      spec.seed, spec.dim, spec.hidden_dim, spec.layers, spec.heads, spec.kv_heads, spec.vocab,
+      spec.max_seq_len, spec.outliers, outlier_scale);
 
   Rng rng(spec.seed);  // platform-independent normals (core/random.hpp)
   // Outlier channels: a partial Fisher-Yates shuffle driven by raw engine
   // bits (std::uniform_int_distribution is not portable either).
   std::vector<int> channels(static_cast<std::size_t>(spec.dim));
   for (int i = 0; i < spec.dim; ++i) channels[static_cast<std::size_t>(i)] = i;
-  for (int i = 0; i < spec.outlier_channels; ++i) {
+  for (int i = 0; i < spec.outliers; ++i) {
     const auto j = i + static_cast<int>(rng.next() % static_cast<std::uint64_t>(spec.dim - i));
     std::swap(channels[static_cast<std::size_t>(i)], channels[static_cast<std::size_t>(j)]);
   }
-  const std::vector<int> outliers(channels.begin(), channels.begin() + spec.outlier_channels);
+  const std::vector<int> outliers(channels.begin(), channels.begin() + spec.outliers);
 
   const long d = c.dim, h = c.hidden_dim, q = static_cast<long>(c.n_heads) * c.head_dim,
              kv = static_cast<long>(c.n_kv_heads) * c.head_dim;
@@ -91,21 +99,21 @@ LlamaModel generate_model(const GeneratedModelSpec& spec) {
   };
 
   m.embedding = gaussian(rng, c.vocab_size, d, 1.0f);
-  for (int col : outliers) m.embedding.col(col) *= spec.outlier_scale;
+  for (int col : outliers) m.embedding.col(col) *= outlier_scale;
   for (int i = 0; i < c.n_layers; ++i) {
     LlamaLayer l;
-    l.attn_norm = norm_weight(rng, d, outliers, spec.outlier_scale);
+    l.attn_norm = norm_weight(rng, d, outliers, outlier_scale);
     l.wq = linear(q, d);
     l.wk = linear(kv, d);
     l.wv = linear(kv, d);
     l.wo = linear(d, q);
-    l.ffn_norm = norm_weight(rng, d, outliers, spec.outlier_scale);
+    l.ffn_norm = norm_weight(rng, d, outliers, outlier_scale);
     l.w_gate = linear(h, d);
     l.w_up = linear(h, d);
     l.w_down = linear(d, h);
     m.layers.push_back(std::move(l));
   }
-  m.final_norm = norm_weight(rng, d, outliers, spec.outlier_scale);
+  m.final_norm = norm_weight(rng, d, outliers, outlier_scale);
   m.lm_head = linear(c.vocab_size, d);
   validate_model(m);
   return m;

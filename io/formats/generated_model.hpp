@@ -7,7 +7,7 @@
 // close enough to a trained model to exercise the simulator:
 //   - linear weights ~ N(0, 1/sqrt(fan_in)) (unit-variance outputs),
 //   - embedding ~ N(0, 1), norm weights ~ 1 + N(0, 0.05²),
-//   - `outlier_channels` residual channels (drawn at random) whose embedding
+//   - `outliers` residual channels (drawn at random) whose embedding
 //     columns and norm weights are scaled by `outlier_scale`, so that
 //     activation outliers exist for saliency to find (as in trained LLMs).
 // The draws are deterministic for a seed on every platform: std::mt19937_64
@@ -20,20 +20,25 @@
 
 namespace spikesim {
 
+// Also the [generated] section of the run config (io/config/config.hpp):
+// one struct, its fields named as the config keys.
 struct GeneratedModelSpec {
   std::uint64_t seed = 1;
   int dim = 128;
   int hidden_dim = 384;
-  int n_layers = 2;
-  int n_heads = 4;
-  int n_kv_heads = 2;
+  int layers = 2;
+  int heads = 4;
+  int kv_heads = 2;
   int vocab = 256;
   int max_seq_len = 256;
-  int outlier_channels = 4;
-  float outlier_scale = 8.0f;
+  int outliers = 4;  // outlier channels
+  double outlier_scale = 8.0;
+  bool operator==(const GeneratedModelSpec&) const = default;
 };
 
 // Error(ExitCode::config) naming the field when the spec is inconsistent.
 LlamaModel generate_model(const GeneratedModelSpec& spec);
+// The model's config alone, without drawing a weight (graph, memory estimate).
+LlamaConfig generated_config(const GeneratedModelSpec& spec);
 
 }  // namespace spikesim

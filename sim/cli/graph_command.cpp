@@ -7,7 +7,6 @@
 
 #include "core/error.hpp"
 #include "io/config/config.hpp"
-#include "network/llama/mapper.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/run_driver.hpp"
 
@@ -25,8 +24,8 @@ void add_graph_command(CLI::App& app) {
   cmd->add_option("--set", o->overrides, "Override a config key: key=value (repeatable)");
   cmd->callback([o] {
     const SimConfig cfg = load_config(o->config, o->overrides);
-    const LlamaModel model = model_for(cfg);
-    const NetworkGraph g = map_transformer(model.config, {cfg.encoding.kv_spiking, cfg.encoding.spike_lm_head});
+    // Shapes only: a 70B config is drawn without reading or drawing a weight.
+    const NetworkGraph g = network_for(cfg);
     if (o->output.empty()) {
       g.write_dot(std::cout);
       return;

@@ -19,9 +19,9 @@ const LlamaModel& small_model() {
     GeneratedModelSpec spec;
     spec.dim = 64;
     spec.hidden_dim = 160;
-    spec.n_layers = 2;
-    spec.n_heads = 4;
-    spec.n_kv_heads = 2;
+    spec.layers = 2;
+    spec.heads = 4;
+    spec.kv_heads = 2;
     spec.vocab = 96;
     spec.max_seq_len = 64;
     return generate_model(spec);
@@ -114,7 +114,7 @@ TEST_CASE("spiking transformer is bit-identical with 1 and 2 threads", "[transfo
   GeneratedModelSpec spec;
   spec.dim = 128;
   spec.hidden_dim = 2304;  // wide enough for the delivery to split across threads
-  spec.n_layers = 1;
+  spec.layers = 1;
   spec.vocab = 64;
   spec.max_seq_len = 16;
   const LlamaModel model = generate_model(spec);

@@ -22,12 +22,12 @@ inline LlamaModel tiny_model(std::uint64_t seed) {
   s.seed = seed;
   s.dim = 16;
   s.hidden_dim = 24;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
+  s.layers = 2;
+  s.heads = 4;
+  s.kv_heads = 2;
   s.vocab = 32;
   s.max_seq_len = 16;
-  s.outlier_channels = 2;
+  s.outliers = 2;
   return generate_model(s);
 }
 

@@ -29,9 +29,9 @@ LlamaModel small_model(int n_kv_heads = 2) {
   s.seed = 3;
   s.dim = 32;
   s.hidden_dim = 48;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = n_kv_heads;
+  s.layers = 2;
+  s.heads = 4;
+  s.kv_heads = n_kv_heads;
   s.vocab = 40;
   s.max_seq_len = 24;
   return generate_model(s);

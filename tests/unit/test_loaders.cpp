@@ -395,7 +395,7 @@ TEST_CASE("HF loader: v4 and v5 configs, tied and untied, F16 and BF16", "[loade
   }
   SECTION("head_dim given explicitly (wider than hidden_size / heads)") {
     GeneratedModelSpec s;
-    s.dim = 16, s.hidden_dim = 24, s.n_heads = 2, s.n_kv_heads = 1, s.vocab = 32, s.max_seq_len = 16;
+    s.dim = 16, s.hidden_dim = 24, s.heads = 2, s.kv_heads = 1, s.vocab = 32, s.max_seq_len = 16;
     LlamaModel wide = generate_model(s);  // head_dim 8; now widen q/k/v/o to head_dim 12
     wide.config.head_dim = 12;
     for (auto& l : wide.layers) {
@@ -718,7 +718,7 @@ TEST_CASE("generated model: deterministic, synthetic, with outlier channels", "[
   CHECK(outliers.size() == 4);
 
   GeneratedModelSpec bad = spec;
-  bad.n_kv_heads = 3;
+  bad.kv_heads = 3;
   require_error([&] { generate_model(bad); }, ExitCode::config, {"n_kv_heads"});
   bad = spec;
   bad.dim = 0;
