@@ -13,6 +13,7 @@
 #include "core/event.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
+#include "sim/run_driver.hpp"
 
 namespace spikesim {
 namespace {
@@ -242,19 +243,18 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
   return m;
 }
 
-MemoryEstimate estimate_eval_memory(const EvalOptions& o, const LlamaConfig& model, u64 token_file_bytes) {
+MemoryEstimate estimate_eval_memory(const SimConfig& cfg, const LlamaConfig& model, u64 token_file_bytes) {
   const Shape s = shape_of(model);
-  const u64 positions = u(o.seq) + (o.rows ? 0 : 1);
+  const EncodingConfig& e = cfg.encoding;
+  const u64 positions = u(cfg.eval.seq) + (cfg.eval.rows ? 0 : 1);
   MemoryEstimate m;
   m.weights = weight_bytes(s);
-  m.projections = projections_bytes(s, o.mode, o.encoding.spike_lm_head);
-  m.kv_cache = kv_cache_bytes(s, positions, o.mode, o.encoding.kv_spiking);
+  m.projections = projections_bytes(s, cfg.run.mode, e.spike_lm_head);
+  m.kv_cache = kv_cache_bytes(s, positions, cfg.run.mode, e.kv_spiking);
   m.recording = mul(2 * 4, positions, s.V);  // one window's logits and the copy scoring reads
-  m.buffers = add(mul(neurons(s, o.encoding.spike_lm_head), kPerNeuronState + kPerNeuronEvents), kBaseline);
-  const bool saliency = o.mode != ForwardMode::dense && o.encoding.saliency != SaliencyMethod::uniform &&
-                        o.encoding.addbit != 0 && o.calib_windows > 0;
-  if (saliency) m.buffers = add(m.buffers, calibration_bytes(s, mul(u(o.calib_windows), positions)));
-  m.buffers = add(m.buffers, mul(3, add(token_file_bytes, file_size_or_zero(o.calib_file))));
+  m.buffers = add(mul(neurons(s, e.spike_lm_head), kPerNeuronState + kPerNeuronEvents), kBaseline);
+  if (uses_saliency(cfg.run.mode, e)) m.buffers = add(m.buffers, calibration_bytes(s, mul(u(e.calib_windows), positions)));
+  m.buffers = add(m.buffers, mul(3, add(token_file_bytes, file_size_or_zero(e.calib_file))));
   return m;
 }
 
@@ -304,20 +304,7 @@ MemoryEstimate check_run_memory(const SimConfig& cfg, std::optional<u64> max_mem
     m = estimate_linear_stack_memory(cfg);
     what = fmt::format("the linear stack of '{}'", cfg.source_name);
   } else {
-    LlamaConfig model;
-    if (cfg.model.path == "generated") {
-      const auto& g = cfg.generated;
-      model.dim = g.dim;
-      model.hidden_dim = g.hidden_dim;
-      model.n_layers = g.layers;
-      model.n_heads = g.heads;
-      model.n_kv_heads = g.kv_heads;
-      model.head_dim = g.heads > 0 ? g.dim / g.heads : 0;
-      model.vocab_size = g.vocab;
-      model.max_seq_len = g.max_seq_len;
-    } else {
-      model = peek_model_config(cfg.model.path);
-    }
+    const LlamaConfig model = model_config_for(cfg);
     m = estimate_run_memory(cfg, model);
     what = fmt::format("the run of '{}' (model '{}', {} mode)", cfg.source_name, cfg.model.path,
                        forward_mode_name(cfg.run.mode));
@@ -327,12 +314,13 @@ MemoryEstimate check_run_memory(const SimConfig& cfg, std::optional<u64> max_mem
   return m;
 }
 
-MemoryEstimate check_eval_memory(const EvalOptions& o, std::optional<u64> max_memory,
+MemoryEstimate check_eval_memory(const SimConfig& cfg, std::optional<u64> max_memory,
                                  const std::string& max_memory_text) {
-  const LlamaConfig model = peek_model_config(o.model);
-  const MemoryEstimate m = estimate_eval_memory(o, model, file_size_or_zero(o.tokens));
+  const LlamaConfig model = model_config_for(cfg);
+  const MemoryEstimate m = estimate_eval_memory(cfg, model, file_size_or_zero(cfg.input.token_file));
   check_memory(m, memory_limit(max_memory, max_memory_text),
-               fmt::format("eval of '{}' ({} mode, --seq {})", o.model, forward_mode_name(o.mode), o.seq),
+               fmt::format("eval of '{}' ({} mode, --seq {})", cfg.model.path, forward_mode_name(cfg.run.mode),
+                           cfg.eval.seq),
                "Use a shorter --seq, a smaller model, or raise --max-memory");
   return m;
 }

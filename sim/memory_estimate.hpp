@@ -48,7 +48,6 @@
 
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
-#include "sim/evaluation.hpp"
 
 namespace spikesim {
 
@@ -73,7 +72,7 @@ MemoryEstimate estimate_run_memory(const SimConfig& config, const LlamaConfig& m
 // The estimate of `spikesim run` with workload = "linear_stack".
 MemoryEstimate estimate_linear_stack_memory(const SimConfig& config);
 // The estimate of `spikesim eval`; `token_file_bytes` is the size of --tokens.
-MemoryEstimate estimate_eval_memory(const EvalOptions& options, const LlamaConfig& model,
+MemoryEstimate estimate_eval_memory(const SimConfig& config, const LlamaConfig& model,
                                     std::uint64_t token_file_bytes);
 
 // Bytes the system can still give this process, when it can be read.
@@ -90,7 +89,7 @@ void check_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, cons
 MemoryEstimate check_run_memory(const SimConfig& config, std::optional<std::uint64_t> max_memory,
                                 const std::string& max_memory_text = {});
 // The same for `spikesim eval`.
-MemoryEstimate check_eval_memory(const EvalOptions& options, std::optional<std::uint64_t> max_memory,
+MemoryEstimate check_eval_memory(const SimConfig& config, std::optional<std::uint64_t> max_memory,
                                  const std::string& max_memory_text = {});
 
 // "512M", "8G", "1.5GiB", "1048576" (bytes); K, M, G, T are powers of 1024,

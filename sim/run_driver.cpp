@@ -20,6 +20,7 @@
 #include "sim/interrupt.hpp"
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
+#include "sim/pipeline.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"
 
@@ -91,18 +92,9 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
                                        : std::string("nothing was written")));
 }
 
-// Seeded token ids for the generated model: BOS then ids drawn uniformly.
-std::vector<int> seeded_tokens(std::uint64_t seed, std::size_t n, int vocab, int bos) {
-  Rng rng(seed);
-  std::vector<int> t(n);
-  for (std::size_t i = 0; i < n; ++i)
-    t[i] = i == 0 ? bos : static_cast<int>(rng.next() % static_cast<std::uint64_t>(vocab));
-  return t;
-}
-
 struct Inputs {
   std::vector<int> tokens;
-  std::vector<std::vector<int>> calibration;
+  Calibration calibration;
   std::optional<Tokenizer> tokenizer;
 };
 
@@ -116,38 +108,26 @@ Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
     if (std::filesystem::is_regular_file(candidate)) tok_path = candidate;
   }
   if (!tok_path.empty()) in.tokenizer.emplace(tok_path);
+  const TokenLayout layout{static_cast<std::size_t>(cfg.input.offset), n, n};
+  std::vector<int> all;  // the token file, when there is one
   if (!cfg.input.prompt.empty()) {
     if (!in.tokenizer)
       throw Error(ExitCode::config, "input.prompt needs a tokenizer: set model.tokenizer to a tokenizer.model");
     in.tokens = in.tokenizer->encode(cfg.input.prompt, true);
   } else if (!cfg.input.token_file.empty()) {
-    const auto all = read_token_file(cfg.input.token_file, vocab);
+    all = read_token_file(cfg.input.token_file, vocab);
     const auto off = static_cast<std::size_t>(cfg.input.offset);
     if (off + n > all.size())
       throw Error(ExitCode::data, fmt::format("input.token_file '{}': needs {} tokens from offset {}, has {}",
                                               cfg.input.token_file, n, off, all.size()));
-    in.tokens.assign(all.begin() + static_cast<std::ptrdiff_t>(off), all.begin() + static_cast<std::ptrdiff_t>(off + n));
-    // Calibration: the windows that follow the evaluated tokens.
-    for (int w = 0; w < cfg.encoding.calib_windows; ++w) {
-      const std::size_t start = off + n * static_cast<std::size_t>(w + 1);
-      if (start + n > all.size()) break;
-      in.calibration.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(start),
-                                  all.begin() + static_cast<std::ptrdiff_t>(start + n));
-    }
+    in.tokens = layout.sequence(all, 0);
   } else {
     in.tokens = seeded_tokens(cfg.run.seed, n, vocab, model.config.bos_id);
   }
-  if (!cfg.encoding.calib_file.empty()) {
-    in.calibration.clear();
-    const auto all = read_token_file(cfg.encoding.calib_file, vocab);
-    const std::size_t len = std::min<std::size_t>(all.size(), static_cast<std::size_t>(model.config.max_seq_len));
-    for (std::size_t s = 0; s + len <= all.size() && in.calibration.size() < static_cast<std::size_t>(std::max(1, cfg.encoding.calib_windows)); s += len)
-      in.calibration.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(s), all.begin() + static_cast<std::ptrdiff_t>(s + len));
-  }
-  if (in.calibration.empty())
-    for (int w = 0; w < cfg.encoding.calib_windows; ++w)
-      in.calibration.push_back(seeded_tokens(cfg.run.seed + 1000 + static_cast<std::uint64_t>(w), std::max<std::size_t>(n, 16),
-                                             vocab, model.config.bos_id));
+  // The run is sequence 0 of its layout; calibration follows it (sim/pipeline.hpp).
+  in.calibration = calibration_for(cfg, model, all, layout, 1);
+  if (in.calibration.overlaps_evaluation)
+    spdlog::warn("run: token file has no windows after the simulated tokens; calibration reuses them");
   const auto total = in.tokens.size() + static_cast<std::size_t>(cfg.input.generate);
   if (total > static_cast<std::size_t>(model.config.max_seq_len))
     throw Error(ExitCode::config, fmt::format("run.tokens + input.generate = {} exceeds the model's context of {}",
@@ -315,7 +295,7 @@ LlamaModel model_for(const SimConfig& cfg) {
 
 RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const std::string&)>& echo) {
   const auto t0 = std::chrono::steady_clock::now();
-  const EnergyModel em = EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);
+  const EnergyModel em = energy_model_for(cfg);
   if (cfg.run.workload == Workload::linear_stack) {
     RunOutcome out = run_linear_stack(cfg, em);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -327,7 +307,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   Inputs in = inputs_for(cfg, model);
   const EncodingSpec& enc = cfg.encoding;
   const ForwardMode mode = cfg.run.mode;
-  const SaliencyPlan plan = mode == ForwardMode::dense ? SaliencyPlan{} : compute_saliency_plan(model, enc, in.calibration);
+  const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
 
   std::optional<Hdf5Recorder> rec;
   if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});

@@ -71,6 +71,14 @@ struct InputConfig {
 
 // The model spikesim generates when model.path = "generated".
 
+// [eval]: how `spikesim eval` cuts input.token_file into sequences.
+struct EvalConfig {
+  int windows = 16;   // sequences evaluated
+  int seq = 256;      // tokens predicted per sequence
+  bool rows = false;  // rows of `seq` tokens, each on its own (else windows of seq + 1)
+  bool operator==(const EvalConfig&) const = default;
+};
+
 // [generated]: the generated model's spec itself (io/formats/generated_model.hpp),
 // with the config's default seed.
 struct GeneratedModelConfig : GeneratedModelSpec {
@@ -115,6 +123,7 @@ struct SimConfig {
   RunConfig run;
   ModelConfig model;
   InputConfig input;
+  EvalConfig eval;
   GeneratedModelConfig generated;
   LinearStackConfig linear_stack;
   EncodingConfig encoding;

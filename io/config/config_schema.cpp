@@ -194,6 +194,7 @@ std::vector<ConfigKey> make_schema() {
   using Run = RunConfig;
   using Model = ModelConfig;
   using In = InputConfig;
+  using Ev = EvalConfig;
   using Gen = GeneratedModelConfig;
   using Stack = LinearStackConfig;
   using Enc = EncodingConfig;
@@ -232,6 +233,16 @@ std::vector<ConfigKey> make_schema() {
       text<&C::input, &In::prompt>("input.prompt", "", "Text prompt, tokenized with the model's tokenizer."),
       integer<&C::input, &In::generate>("input.generate", 0, 0, 100000,
                                         "Tokens to generate greedily after the prompt or token file."),
+      // [eval]
+      integer<&C::eval, &Ev::windows>("eval.windows", 16, 1, k1M,
+                                      "`spikesim eval`: sequences (windows or rows) of input.token_file "
+                                      "evaluated."),
+      integer<&C::eval, &Ev::seq>("eval.seq", 256, 2, k1M,
+                                  "`spikesim eval`: tokens predicted per sequence (the row length with "
+                                  "eval.rows)."),
+      boolean<&C::eval, &Ev::rows>("eval.rows", false,
+                                   "`spikesim eval`: the file is rows of eval.seq tokens, each evaluated on "
+                                   "its own; else windows of eval.seq + 1 tokens every eval.seq tokens."),
       // [generated]
       integer<&C::generated, &Gen::dim>("generated.dim", 128, 8, 16384, "Model width d_model."),
       integer<&C::generated, &Gen::hidden_dim>("generated.hidden_dim", 384, 8, 65536,

@@ -1,11 +1,19 @@
 // spikesim eval --model PATH --tokens FILE [...]: the interface scripts depend on.
+//
+// Every flag is an alias of one config key (the table below), so `eval`
+// takes the settings `run` takes and `--set key=value` reaches the rest
+// (e.g. energy.preset). Order: eval's defaults (dense mode, nothing
+// recorded), then --set, then the flags; a flag and a --set naming the same
+// key is a usage error.
 #include <fmt/format.h>
 
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
 #include "core/error.hpp"
+#include "io/config/config.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/thread_limit.hpp"
 #include "sim/evaluation.hpp"
@@ -15,63 +23,120 @@
 namespace spikesim::cli {
 namespace {
 
-bool parse_on_off(const std::string& v) {
-  if (v == "on" || v == "true" || v == "1") return true;
-  if (v == "off" || v == "false" || v == "0") return false;
+struct Alias {
+  const char* flag;
+  const char* key;
+  const char* help;
+};
+
+// Flags that take a value; each sets its key to that value.
+constexpr Alias kValueAliases[] = {
+    {"--model", "model.path", "Hugging Face folder, llama2.c .bin, or \"generated\""},
+    {"--tokens", "input.token_file", "Little-endian int32 token file"},
+    {"--windows", "eval.windows", "Windows (or rows) to evaluate [16]"},
+    {"--seq", "eval.seq", "Tokens predicted per window (row length with --rows) [256]"},
+    {"--mode", "run.mode", "dense, quantized or spiking [dense]"},
+    {"--abits", "encoding.bits", "Activation bits (A = 2^bits - 1) [4]"},
+    {"--addbit", "encoding.addbit", "Salient channels get 2^addbit steps [1]"},
+    {"--low-p", "encoding.low_p", "Fraction of non-salient channels [0.9]"},
+    {"--saliency", "encoding.saliency", "hessian, magnitude or uniform [hessian]"},
+    {"--kv-spiking", "encoding.kv_spiking", "on or off [on]"},
+    {"--calib-windows", "encoding.calib_windows", "Calibration windows after the evaluated ones [4]"},
+    {"--calib-file", "encoding.calib_file", "Explicit calibration token file"},
+    {"--threads", "run.threads", "Worker threads (0 = all cores) [0]"},
+};
+// Flags without a value; each sets its key to true.
+constexpr Alias kSwitchAliases[] = {
+    {"--rows", "eval.rows", "Treat the file as rows of --seq tokens, each evaluated on its own"},
+    {"--signed", "encoding.signed", "Symmetric (signed) encoding"},
+};
+
+std::string on_off(const std::string& v) {
+  if (v == "on" || v == "true" || v == "1") return "true";
+  if (v == "off" || v == "false" || v == "0") return "false";
   throw Error(ExitCode::usage, fmt::format("--kv-spiking: expected on or off, got '{}'", v));
+}
+
+std::string key_of(const std::string& override_text) { return override_text.substr(0, override_text.find('=')); }
+
+// The config an eval command line describes.
+SimConfig eval_config(const std::vector<std::pair<std::string, std::string>>& flags,
+                      const std::vector<std::string>& sets) {
+  std::vector<std::string> overrides = {"run.mode=dense", "record.enabled=false", "run.progress=false"};
+  std::map<std::string, std::string> from_set;
+  for (const auto& s : sets) {
+    from_set[key_of(s)] = s;
+    overrides.push_back(s);
+  }
+  for (const auto& [flag, value] : flags) {
+    std::string key, v = value;
+    for (const Alias& a : kValueAliases)
+      if (flag == a.flag) key = a.key;
+    for (const Alias& a : kSwitchAliases)
+      if (flag == a.flag) key = a.key, v = "true";
+    if (key.empty()) throw Error(ExitCode::internal, fmt::format("eval: flag {} has no key", flag));
+    if (from_set.count(key))
+      throw Error(ExitCode::usage, fmt::format("eval: {} and --set {} name the same key", flag, from_set[key]));
+    if (flag == "--kv-spiking") v = on_off(v);
+    if ((flag == "--seq" || flag == "--windows")) {
+      try {
+        const long n = std::stol(v);
+        if (n < (flag == "--seq" ? 2 : 1))
+          throw Error(ExitCode::usage, fmt::format("eval: --seq must be >= 2 and --windows >= 1 (got {} {})", flag, v));
+      } catch (const std::logic_error&) {
+        throw Error(ExitCode::usage, fmt::format("eval: {} expects an integer, got '{}'", flag, v));
+      }
+    }
+    overrides.push_back(key + "=" + v);
+  }
+  return parse_config("", "eval", overrides);
 }
 
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
   struct Options {
-    EvalOptions eval;
-    std::string mode = "dense", saliency = "hessian", kv = "on", max_memory;
-    int threads = 0;
+    std::map<std::string, std::string> values;
+    std::map<std::string, bool> switches;
+    std::vector<std::string> sets;
+    std::string max_memory;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
-  EvalOptions& e = o->eval;
   auto* cmd = app.add_subcommand("eval", "Perplexity of a model over a token file");
-  cmd->add_option("--model", e.model, "Hugging Face folder or llama2.c .bin")->required();
-  cmd->add_option("--tokens", e.tokens, "Little-endian int32 token file")->required();
-  cmd->add_option("--windows", e.windows, "Windows (or rows) to evaluate")->capture_default_str();
-  cmd->add_option("--seq", e.seq, "Tokens predicted per window (row length with --rows)")->capture_default_str();
-  cmd->add_flag("--rows", e.rows, "Treat the file as rows of --seq tokens, each evaluated on its own");
-  cmd->add_option("--mode", o->mode, "dense, quantized or spiking")->capture_default_str();
-  cmd->add_option("--abits", e.encoding.bits, "Activation bits (A = 2^bits - 1)")->capture_default_str();
-  cmd->add_option("--addbit", e.encoding.addbit, "Salient channels get 2^addbit steps")->capture_default_str();
-  cmd->add_option("--low-p", e.encoding.low_p, "Fraction of non-salient channels")->capture_default_str();
-  cmd->add_option("--saliency", o->saliency, "hessian, magnitude or uniform")->capture_default_str();
-  cmd->add_flag("--signed", e.encoding.is_signed, "Symmetric (signed) encoding");
-  cmd->add_option("--kv-spiking", o->kv, "on or off")->capture_default_str();
-  cmd->add_option("--calib-windows", e.calib_windows, "Calibration windows after the evaluated ones")
-      ->capture_default_str();
-  cmd->add_option("--calib-file", e.calib_file, "Explicit calibration token file");
-  cmd->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();
+  for (const Alias& a : kValueAliases) {
+    auto* opt = cmd->add_option(a.flag, o->values[a.flag], fmt::format("{} (key {})", a.help, a.key));
+    if (std::string_view(a.flag) == "--model" || std::string_view(a.flag) == "--tokens") opt->required();
+  }
+  for (const Alias& a : kSwitchAliases)
+    cmd->add_flag(a.flag, o->switches[a.flag], fmt::format("{} (key {})", a.help, a.key));
+  cmd->add_option("--set", o->sets, "Override any config key: key=value (repeatable)");
   cmd->add_option("--max-memory", o->max_memory,
                   "Refuse an evaluation estimated to need more than SIZE (e.g. 512M, 8G)")
       ->type_name("SIZE");
   cmd->add_flag("--json", o->json, "Print one JSON object");
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     // From here SIGINT/SIGTERM only set a flag, checked once per token: the
     // run unwinds (a recorded one leaves "<out>.partial", spikesim_complete
     // = 0) and main exits 130 (sim/interrupt.hpp).
     install_interrupt_handlers();
-    EvalOptions ev = o->eval;
-    ev.mode = parse_forward_mode(o->mode);
-    ev.encoding.saliency = parse_saliency(o->saliency);
-    ev.encoding.kv_spiking = parse_on_off(o->kv);
+    std::vector<std::pair<std::string, std::string>> flags;
+    for (const Alias& a : kValueAliases)
+      if (cmd->count(a.flag) > 0) flags.emplace_back(a.flag, o->values[a.flag]);
+    for (const Alias& a : kSwitchAliases)
+      if (o->switches[a.flag]) flags.emplace_back(a.flag, "true");
+    const SimConfig cfg = eval_config(flags, o->sets);
     std::optional<std::uint64_t> max_memory;
     if (!o->max_memory.empty()) max_memory = parse_memory_size(o->max_memory);
-    check_eval_memory(ev, max_memory, o->max_memory);  // before any weight is loaded
-    const auto guard = limit_threads(o->threads);
-    const auto j = evaluate(ev);
+    check_eval_memory(cfg, max_memory, o->max_memory);  // before any weight is loaded
+    const auto guard = limit_threads(cfg.run.threads);
+    const auto j = evaluate(cfg);
     if (o->json)
       std::cout << j.dump() << "\n";
     else
-      std::cout << fmt::format("{} mode: perplexity {:.4f} over {} tokens ({:.1f} s)\n", o->mode,
-                               j["ppl"].get<double>(), j["tokens"].get<std::uint64_t>(), j["wall_s"].get<double>());
+      std::cout << fmt::format("{} mode: perplexity {:.4f} over {} tokens ({:.1f} s)\n",
+                               forward_mode_name(cfg.run.mode), j["ppl"].get<double>(),
+                               j["tokens"].get<std::uint64_t>(), j["wall_s"].get<double>());
   });
 }
 

@@ -1,0 +1,63 @@
+#pragma once
+// The phases `run` and `eval` share, in the order they happen:
+//
+//   load       model_for (sim/run_driver.hpp): loaded from model.path or
+//              generated from [generated]
+//   tokens     a TokenLayout cuts the token file into sequences
+//   calibrate  calibration_for picks the saliency calibration sequences,
+//              calibrate turns them into a SaliencyPlan
+//   simulate   a Transformer (sim/transformer.hpp) in run.mode, one token
+//              at a time, through the simulator loop (sim/simulator.hpp)
+//   account    summarize (sim/run_summary.hpp), priced by energy_model_for
+//   report     `run`: the HDF5 file and the summary table; `eval`: JSON
+//
+// One rule picks calibration sequences for both commands, so `run` on a
+// token file and `eval` over the same windows calibrate alike.
+#include <cstdint>
+#include <vector>
+
+#include "core/energy_model.hpp"
+#include "io/config/config.hpp"
+#include "network/llama/model.hpp"
+#include "sim/transformer.hpp"
+
+namespace spikesim {
+
+// Sequences of a token file: sequence i is [offset + stride·i, + length).
+struct TokenLayout {
+  std::size_t offset = 0;
+  std::size_t stride = 0;
+  std::size_t length = 0;
+
+  [[nodiscard]] std::size_t count_in(std::size_t tokens) const;
+  [[nodiscard]] std::vector<int> sequence(const std::vector<int>& all, std::size_t i) const;
+};
+
+struct Calibration {
+  std::vector<std::vector<int>> sequences;
+  bool overlaps_evaluation = false;  // the file had too few sequences after the evaluated ones
+};
+
+// Calibration sequences for a run that evaluates the first `evaluated`
+// sequences of `layout` in `tokens` (the token file; empty for generated
+// tokens):
+//   - encoding.calib_file set: its first encoding.calib_windows sequences of
+//     the same length;
+//   - else a token file: the encoding.calib_windows sequences after the
+//     evaluated ones, wrapping to the file's start (overlaps_evaluation) when
+//     the file ends first;
+//   - else: encoding.calib_windows sequences of seeded token ids
+//     (run.seed + 1000 + w) of max(length, 16) tokens.
+Calibration calibration_for(const SimConfig& config, const LlamaModel& model, const std::vector<int>& tokens,
+                            const TokenLayout& layout, std::size_t evaluated);
+
+// The saliency plan of run.mode (none for a dense run).
+SaliencyPlan calibrate(const SimConfig& config, const LlamaModel& model, const Calibration& calibration);
+
+// The energy model of [energy].
+EnergyModel energy_model_for(const SimConfig& config);
+
+// Seeded token ids for generated input: BOS, then ids drawn uniformly.
+std::vector<int> seeded_tokens(std::uint64_t seed, std::size_t n, int vocab, int bos);
+
+}  // namespace spikesim
