@@ -36,6 +36,12 @@ void Attention::reset() {
   v_cache_.assign(static_cast<std::size_t>(n_kv_heads_), {});
 }
 
+void Attention::truncate(std::size_t positions) {
+  for (auto* cache : {&k_cache_, &v_cache_})
+    for (auto& head : *cache)
+      if (head.size() > positions) head.resize(positions);
+}
+
 Attention::CachedVector Attention::encode(EncoderLoop& loop, GifPopulation* enc, std::span<const float> x) {
   CachedVector cv;
   if (!enc) {  // dense mode, or KV spiking off

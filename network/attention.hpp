@@ -52,6 +52,9 @@ class Attention {
             PopulationId first_population_id);
 
   void reset();  // a new sequence
+  // Forgets the cached positions from `positions` on (a rewind).
+  void truncate(std::size_t positions);
+  [[nodiscard]] std::size_t cached_positions() const { return k_cache_.empty() ? 0 : k_cache_[0].size(); }
   // q: [H·d] and k: [H_kv·d] after RoPE, v: [H_kv·d] of position `pos` (== number of cached positions).
   void step(EncoderLoop& loop, std::span<const float> q, std::span<const float> k, std::span<const float> v,
             std::span<float> out, AttentionCounts& counts);

@@ -28,6 +28,7 @@ class LinearStage {
   [[nodiscard]] std::size_t d_out(std::size_t k) const { return static_cast<std::size_t>(weights_[k].weight->rows()); }
   [[nodiscard]] const StageWeight& weight(std::size_t k) const { return weights_[k]; }
   [[nodiscard]] const GifPopulation& encoder() const { return encoder_; }
+  GifPopulation& encoder() { return encoder_; }
   [[nodiscard]] const OpCounts& projection_counts(std::size_t k) const { return projection_counts_[k]; }
   [[nodiscard]] std::uint64_t dense_macs() const;  // Σ_k d_in·d_out_k per token
   // The dense network's work for this stage and one token: every weight

@@ -129,6 +129,10 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
   if (pos >= c.max_seq_len)
     throw Error(ExitCode::data, fmt::format("position {} exceeds the model's context of {} tokens", pos,
                                             c.max_seq_len));
+  if (pos < 0 || pos > cached_positions())
+    throw Error(ExitCode::data, fmt::format("{}: position {} invalid (the KV cache holds {} positions)",
+                                            model_.source, pos, cached_positions()));
+  for (Layer& l : layers_) l.attention->truncate(static_cast<std::size_t>(pos));
   auto idx = [&](const std::string& n) { return account_index_.at(n); };
   dense_unit(idx("embedding"), [&](DenseOpCounts* ops) { embedding_lookup(model_.embedding, token, x_, ops); });
   const auto hd = static_cast<std::size_t>(c.head_dim);
@@ -210,6 +214,28 @@ std::vector<StageAccount> Transformer::accounts() const {
   }
   if (lm_head_) fold(lm_head_.get(), "lm_head");
   return out;
+}
+
+int Transformer::cached_positions() const {
+  return layers_.empty() ? 0 : static_cast<int>(layers_.front().attention->cached_positions());
+}
+
+void Transformer::reset_accounts() {
+  for (StageAccount& a : accounts_) a.run = a.dense_equivalent = {};
+  auto clear = [](Population& p) {
+    p.totals() = {};
+    p.totals().neurons = p.size();
+    p.counters() = {};
+    p.counters().resize(p.size());
+  };
+  for (Layer& l : layers_) {
+    l.attention_counts = {};
+    for (LinearStage* s : {l.attn_in.get(), l.attn_out.get(), l.mlp_in.get(), l.mlp_down.get()}) clear(s->encoder());
+    for (auto* encs : {&l.attention->k_encoders(), &l.attention->v_encoders()})
+      for (GifPopulation& e : *encs) clear(e);
+  }
+  if (lm_head_) clear(lm_head_->encoder());
+  tokens_ = 0;
 }
 
 std::string Transformer::stage_of(const Population& population) const {

@@ -42,8 +42,14 @@ class Transformer {
               const SaliencyPlan& plan = {}, SpikeObserver* observer = nullptr);
 
   void reset();  // a new sequence: clears the KV cache
-  // Logits of `token` at position `pos` (pos == tokens seen since reset()).
+  // Logits of `token` at position `pos`. Positions come in order: pos ==
+  // cached_positions(), or smaller, which rewinds the KV cache to pos first.
+  // Error(ExitCode::data) for a token outside the vocabulary, a gap, or
+  // pos >= max_seq_len.
   void forward(int token, int pos, std::span<float> logits);
+  [[nodiscard]] int cached_positions() const;
+  // Zeroes every account (stages, populations), keeping the KV cache.
+  void reset_accounts();
   // Resets, then runs every token; returns [n x vocab] logits.
   MatrixRM forward_sequence(std::span<const int> tokens);
 

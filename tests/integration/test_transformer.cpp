@@ -7,7 +7,6 @@
 
 #include "io/formats/generated_model.hpp"
 #include "network/llama/mapper.hpp"
-#include "sim/dense_forward.hpp"
 #include "sim/transformer.hpp"
 
 using namespace spikesim;
@@ -36,15 +35,6 @@ std::vector<int> tokens(std::size_t n, int seed = 0) {
 }
 
 }  // namespace
-
-TEST_CASE("dense mode equals the dense reference forward", "[transformer]") {
-  const auto seq = tokens(24);
-  Transformer t(small_model(), ForwardMode::dense, {});
-  DenseTransformer ref(small_model());
-  const MatrixRM a = t.forward_sequence(seq);
-  const MatrixRM b = ref.forward_sequence(seq);
-  CHECK((a - b).cwiseAbs().maxCoeff() <= 1e-5f * std::max(1.0f, b.cwiseAbs().maxCoeff()));
-}
 
 TEST_CASE("spiking logits equal the quantized reference up to float summation order", "[transformer]") {
   const auto seq = tokens(20);

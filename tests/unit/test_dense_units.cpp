@@ -11,7 +11,7 @@
 #include "io/formats/generated_model.hpp"
 #include "io/formats/llama2c_loader.hpp"
 #include "network/dense_units.hpp"
-#include "sim/dense_forward.hpp"
+#include "sim/transformer.hpp"
 #include "sim/perplexity.hpp"
 
 using namespace spikesim;
@@ -173,17 +173,26 @@ TEST_CASE("silu_mul, residual_add and embedding_lookup", "[dense_units]") {
   }
 }
 
+// The dense forward is the Transformer in dense mode; its counts are the
+// dense work of its stage accounts.
+DenseOpCounts dense_counts(const Transformer& t, int layer, bool all) {
+  DenseOpCounts c;
+  for (const StageAccount& a : t.accounts())
+    if (all || a.layer == layer) c += a.run.dense;
+  return c;
+}
+
 TEST_CASE("dense forward: KV cache, sequence, GQA and operation counts", "[dense_units][dense_forward]") {
   const LlamaModel m = small_model();
   const std::vector<int> tokens = {1, 4, 39, 0, 12, 12, 7, 30};
-  DenseTransformer t(m);
+  Transformer t(m, ForwardMode::dense, {});
   const MatrixRM seq = t.forward_sequence(tokens);
   REQUIRE(seq.rows() == 8);
   REQUIRE(seq.cols() == 40);
   CHECK(seq.allFinite());
 
   SECTION("token at a time equals the sequence; rewinding recomputes") {
-    DenseTransformer u(m);
+    Transformer u(m, ForwardMode::dense, {});
     std::vector<float> row(40);
     for (int i = 0; i < 8; ++i) {
       u.forward(tokens[i], i, row);
@@ -212,28 +221,30 @@ TEST_CASE("dense forward: KV cache, sequence, GQA and operation counts", "[dense
       }
       l.wk = k, l.wv = v;
     }
-    DenseTransformer u(mha);
+    Transformer u(mha, ForwardMode::dense, {});
     CHECK((u.forward_sequence(tokens) - seq).cwiseAbs().maxCoeff() <= 1e-5f);
   }
   SECTION("operation counts follow the formulas") {
     const std::uint64_t d = 32, h = 48, q = 32, kv = 16, V = 40, L = 2, n = 8, hd = 8, heads = 4;
     const std::uint64_t linear = d * q + 2 * d * kv + q * d + 3 * d * h;
     const std::uint64_t positions = n * (n + 1) / 2;  // sum over pos of (pos + 1)
-    const DenseOpCounts total = t.counts();
+    const DenseOpCounts total = dense_counts(t, 0, true);
     CHECK(total[DenseOp::mac] == n * (L * linear + V * d) + L * heads * 2 * hd * positions);
     CHECK(total[DenseOp::exp] == L * (heads * positions + n * h));  // softmax + SiLU
     CHECK(total[DenseOp::sqrt] == n * (2 * L + 1));
-    DenseOpCounts sum = t.outside_layer_counts();
-    for (const auto& c : t.layer_counts()) sum += c;
+    DenseOpCounts sum = dense_counts(t, -1, false);
+    for (int l = 0; l < 2; ++l) sum += dense_counts(t, l, false);
     CHECK(sum.n == total.n);
-    CHECK(t.layer_counts()[0].n == t.layer_counts()[1].n);
-    CHECK(t.op_counts().dense.n == total.n);
-    t.reset_counts();
-    CHECK(t.counts().total() == 0);
+    CHECK(dense_counts(t, 0, false).n == dense_counts(t, 1, false).n);
+    OpCounts ops;
+    for (const StageAccount& a : t.accounts()) ops += a.run;
+    CHECK(ops.dense.n == total.n);
+    t.reset_accounts();
+    CHECK(dense_counts(t, 0, true).total() == 0);
   }
   SECTION("bad tokens and positions") {
     std::vector<float> row(40);
-    DenseTransformer u(m);
+    Transformer u(m, ForwardMode::dense, {});
     CHECK_THROWS_AS(u.forward(40, 0, row), Error);
     CHECK_THROWS_AS(u.forward(-1, 0, row), Error);
     std::vector<int> long_seq(25, 1);
@@ -281,7 +292,7 @@ TEST_CASE("perplexity: NLL in double, windows and rows", "[dense_units][perplexi
   // The dense forward through the same helper: finite, and better than uniform
   // would be impossible to promise for random weights, so only check sanity.
   const LlamaModel m = small_model();
-  DenseTransformer t(m);
+  Transformer t(m, ForwardMode::dense, {});
   std::vector<int> ids(2 * 12 + 1);
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((i * 13) % 40);
   const auto p = window_perplexity(

@@ -21,7 +21,7 @@
 #include "io/formats/safetensors.hpp"
 #include "io/formats/token_file.hpp"
 #include "io/formats/tokenizer.hpp"
-#include "sim/dense_forward.hpp"
+#include "sim/transformer.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/model_files.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -168,7 +168,7 @@ void erase_tensor(std::vector<StTensor>& ts, const std::string& name) {
 }
 
 MatrixRM logits_of(const LlamaModel& m, const std::vector<int>& tokens) {
-  DenseTransformer t(m);
+  Transformer t(m, ForwardMode::dense, {});
   return t.forward_sequence(tokens);
 }
 

@@ -11,7 +11,7 @@
 #include "io/formats/model_loader.hpp"
 #include "io/formats/token_file.hpp"
 #include "io/formats/tokenizer.hpp"
-#include "sim/dense_forward.hpp"
+#include "sim/transformer.hpp"
 #include "sim/perplexity.hpp"
 #include "tests/support/shared_data.hpp"
 
@@ -33,7 +33,7 @@ double max_abs_diff(const MatrixRM& logits, const std::vector<float>& reference)
   return worst;
 }
 
-SequenceForward dense_forward_of(DenseTransformer& t) {
+SequenceForward dense_forward_of(Transformer& t) {
   return [&t](std::span<const int> s) { return t.forward_sequence(s); };
 }
 
@@ -51,7 +51,7 @@ TEST_CASE("brown-llama-s: dense logits match transformers' fp32 logits", "[valid
   const std::size_t n = reference.size() / static_cast<std::size_t>(model.config.vocab_size);
   REQUIRE(n == 64);
 
-  DenseTransformer t(model);
+  Transformer t(model, ForwardMode::dense, {});
   const MatrixRM logits = t.forward_sequence(std::span<const int>(tokens).first(n));
   const double diff = max_abs_diff(logits, reference);
   INFO("brown-llama-s max |logit - reference| over " << n << " tokens = " << diff);
@@ -70,7 +70,7 @@ TEST_CASE("brown-llama-s: perplexity of 32 windows x 256 matches reference.json"
 
   const LlamaModel model = load_model(dir);
   const auto tokens = read_token_file(tokens_file, model.config.vocab_size);
-  DenseTransformer t(model);
+  Transformer t(model, ForwardMode::dense, {});
   const auto result = window_perplexity(tokens, seq, windows, dense_forward_of(t), tokens_file.string());
   CHECK(result.tokens == ref.at("dev_ntok").get<std::uint64_t>());
   const double rel = std::abs(result.ppl() - expected) / expected;
@@ -90,7 +90,7 @@ TEST_CASE("stories260K: dense logits match the fp32 reference", "[validation][de
   const std::size_t n = reference.size() / static_cast<std::size_t>(model.config.vocab_size);
   REQUIRE(n == 64);
 
-  DenseTransformer t(model);
+  Transformer t(model, ForwardMode::dense, {});
   const MatrixRM logits = t.forward_sequence(std::span<const int>(tokens).first(n));  // row 0 starts the file
   const double diff = max_abs_diff(logits, reference);
   INFO("stories260K max |logit - reference| over " << n << " tokens = " << diff);
@@ -109,7 +109,7 @@ TEST_CASE("stories260K: perplexity of 16 rows matches reference.json", "[validat
   const auto tokens = read_token_file(tokens_file, model.config.vocab_size);
   REQUIRE(tokens.size() % static_cast<std::size_t>(rows) == 0);
   const int row_len = static_cast<int>(tokens.size()) / rows;  // [16 x 256]
-  DenseTransformer t(model);
+  Transformer t(model, ForwardMode::dense, {});
   // "Evaluate each row on its own": tokens 1..row_len-1 of each row.
   const auto result = row_perplexity(tokens, row_len, rows, dense_forward_of(t), tokens_file.string());
   CHECK(result.tokens == static_cast<std::uint64_t>(rows) * (row_len - 1));
