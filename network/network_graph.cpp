@@ -46,6 +46,12 @@ void NetworkGraph::add_stage(StageInfo stage) {
   stages_.push_back(std::move(stage));
 }
 
+std::size_t NetworkGraph::stage_index(const std::string& name) const {
+  const auto it = stage_index_.find(name);
+  if (it == stage_index_.end()) throw Error(ExitCode::internal, fmt::format("network: no stage named '{}'", name));
+  return it->second;
+}
+
 NetworkGraph::Vertex NetworkGraph::add_node(NodeInfo info) {
   if (by_name_.count(info.name))
     throw Error(ExitCode::internal, fmt::format("network: node '{}' added twice", info.name));

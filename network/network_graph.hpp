@@ -42,6 +42,7 @@ struct NodeInfo {
   std::string op;        // dense units: "rms_norm", "rope", "softmax", ...
   int layer = -1;        // transformer layer, -1 outside layers
   std::string stage;     // the stage it is accounted in; "" for inputs and outputs
+  std::size_t populations = 1;  // encoders: populations it runs as (K/V: one per KV head)
 };
 
 // What a stage is, for accounting: a dense unit, an encoder with its static
@@ -72,6 +73,7 @@ class NetworkGraph {
   void add_stage(StageInfo stage);
   [[nodiscard]] const std::vector<StageInfo>& stages() const { return stages_; }
   [[nodiscard]] bool has_stage(const std::string& name) const { return stage_index_.count(name) != 0; }
+  [[nodiscard]] std::size_t stage_index(const std::string& name) const;
   // Connects two named nodes; an unknown name is an error naming it.
   void connect(const std::string& from, const std::string& to, EdgeInfo info);
 

@@ -13,6 +13,8 @@
 #include "core/event.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
+#include "network/linear_stack_mapper.hpp"
+#include "network/llama/mapper.hpp"
 #include "sim/run_driver.hpp"
 
 namespace spikesim {
@@ -79,13 +81,13 @@ u64 projection_bytes(u64 d_in, u64 d_out) {
   return add(mul(4, d_in, d_out), mul(2 * 2 * 8, d_out));
 }
 
-u64 projections_bytes(const Shape& s, ForwardMode mode, bool spike_lm_head) {
+// Every spiking projection of the network; a dense run keeps none.
+u64 projections_bytes(const NetworkGraph& net, ForwardMode mode) {
   if (mode == ForwardMode::dense) return 0;
-  const u64 per_layer = add(add(add(projection_bytes(s.d, s.q), mul(2, projection_bytes(s.d, s.k))),
-                                add(projection_bytes(s.q, s.d), mul(2, projection_bytes(s.d, s.h)))),
-                            projection_bytes(s.h, s.d));
-  u64 total = mul(s.L, per_layer);
-  if (spike_lm_head) total = add(total, projection_bytes(s.d, s.V));
+  u64 total = 0;
+  const auto& g = net.graph();
+  for (auto [e, end] = boost::edges(g); e != end; ++e)
+    if (g[*e].kind == EdgeKind::projection) total = add(total, projection_bytes(u(static_cast<long long>(g[*e].d_in)), u(static_cast<long long>(g[*e].d_out))));
   return total;
 }
 
@@ -99,18 +101,25 @@ u64 kv_cache_bytes(const Shape& s, u64 positions, ForwardMode mode, bool kv_spik
   return mul(mul(2, s.L, s.kv_heads, positions), per_vector);
 }
 
-// GIF neurons of one network: the encoders of every stage and the K/V encoders.
-u64 neurons(const Shape& s, bool spike_lm_head) {
-  u64 n = mul(s.L, add(add(mul(2, s.d), s.q), add(s.h, mul(2, s.k))));
-  if (spike_lm_head) n = add(n, s.d);
+// Calls f(node) for every encoder of the network.
+template <typename F>
+void for_each_encoder(const NetworkGraph& net, F f) {
+  const auto& g = net.graph();
+  for (auto [v, end] = boost::vertices(g); v != end; ++v)
+    if (g[*v].kind == NodeKind::encoder) f(g[*v]);
+}
+
+// GIF neurons of the network: every encoder's.
+u64 neurons(const NetworkGraph& net) {
+  u64 n = 0;
+  for_each_encoder(net, [&](const NodeInfo& e) { n = add(n, static_cast<u64>(e.size)); });
   return n;
 }
 
-// Spike populations recorded: four encoders per layer, 2 x kv_heads K/V
-// encoders with kv_spiking, the lm_head encoder when spiked.
-u64 spike_populations(const Shape& s, const EncodingConfig& e) {
-  u64 pops = mul(s.L, add(4, e.kv_spiking ? mul(2, s.kv_heads) : 0));
-  if (e.spike_lm_head) pops = add(pops, 1);
+// Spike populations recorded: one per encoder, or one per KV head of a K/V encoder.
+u64 spike_populations(const NetworkGraph& net) {
+  u64 pops = 0;
+  for_each_encoder(net, [&](const NodeInfo& e) { pops = add(pops, static_cast<u64>(e.populations)); });
   return pops;
 }
 
@@ -120,16 +129,17 @@ u64 spike_buffer_bytes(u64 neurons, u64 steps, u64 positions) {
   return mul(kBytesPerBufferedEvent, std::min<u64>(kChunkElements, mul(neurons, steps, positions)));
 }
 
-// Every recorded spike population of a transformer run.
-u64 spike_recording_bytes(const Shape& s, const EncodingConfig& e, u64 positions) {
+// Every recorded spike population of a transformer run: encoders of linear
+// stages may run T = 2^addbit steps on salient channels, attention's K/V
+// encoders one step.
+u64 spike_recording_bytes(const NetworkGraph& net, const EncodingConfig& e, u64 positions) {
   const u64 steps = u64{1} << std::min(e.addbit, 16u);  // salient channels' T
-  u64 per_layer =
-      add(add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.q, steps, positions)),
-          add(spike_buffer_bytes(s.d, steps, positions), spike_buffer_bytes(s.h, steps, positions)));
-  if (e.kv_spiking)
-    per_layer = add(per_layer, mul(2 * s.kv_heads, spike_buffer_bytes(s.head_dim, 1, positions)));
-  u64 total = mul(s.L, per_layer);
-  if (e.spike_lm_head) total = add(total, spike_buffer_bytes(s.d, steps, positions));
+  u64 total = 0;
+  for_each_encoder(net, [&](const NodeInfo& n) {
+    const u64 per_population = static_cast<u64>(n.size / std::max<std::size_t>(1, n.populations));
+    const bool kv = net.stages().at(net.stage_index(n.stage)).kind == StageKind::attention;
+    total = add(total, mul(static_cast<u64>(n.populations), spike_buffer_bytes(per_population, kv ? 1 : steps, positions)));
+  });
   return add(total, kRecorderTransient);
 }
 
@@ -193,9 +203,10 @@ MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& mode
   u64 positions = add(tokens, u(cfg.input.generate));
   if (model.max_seq_len > 0) positions = std::min(positions, u(model.max_seq_len) + 1);
 
+  const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(mode, e));
   MemoryEstimate m;
   m.weights = weight_bytes(s);
-  m.projections = projections_bytes(s, mode, e.spike_lm_head);
+  m.projections = projections_bytes(net, mode);
   // The run's network and the dense reference it is compared with.
   m.kv_cache = add(kv_cache_bytes(s, positions, mode, e.kv_spiking),
                    mode == ForwardMode::dense ? kv_cache_bytes(s, positions, mode, e.kv_spiking)
@@ -206,12 +217,12 @@ MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& mode
   if (cfg.record.enabled) {
     if (cfg.record.logits) m.recording = add(m.recording, logits);
     if (cfg.record.spikes && mode == ForwardMode::spiking)
-      m.recording = add(m.recording, spike_recording_bytes(s, e, positions));
+      m.recording = add(m.recording, spike_recording_bytes(net, e, positions));
     if (cfg.record.trace_neurons > 0 && !cfg.record.trace_populations.empty() && mode == ForwardMode::spiking)
-      m.recording = add(m.recording, mul(spike_populations(s, e), kPerTracePopulation));
+      m.recording = add(m.recording, mul(spike_populations(net), kPerTracePopulation));
   }
 
-  const u64 n = neurons(s, e.spike_lm_head);
+  const u64 n = neurons(net);
   m.buffers = add(mul(n, kPerNeuronState + kPerNeuronEvents), kBaseline);
   if (uses_saliency(mode, e)) {
     u64 calib_tokens = mul(u(e.calib_windows), std::max<u64>(tokens, 16));
@@ -225,21 +236,19 @@ MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& mode
 }
 
 MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
+  const std::vector<std::size_t> sizes(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
+  const NetworkGraph net = map_linear_stack(sizes);
   MemoryEstimate m;
-  const auto& sizes = cfg.linear_stack.sizes;
-  u64 neurons_total = 0;
-  for (std::size_t k = 0; k + 1 < sizes.size(); ++k) {
-    const u64 d_in = u(sizes[k]), d_out = u(sizes[k + 1]);
-    m.weights = add(m.weights, mul(4, d_in, d_out));
-    m.projections = add(m.projections, projection_bytes(d_in, d_out));
-    neurons_total = add(neurons_total, d_in);
-  }
+  const auto& g = net.graph();
+  for (auto [e, end] = boost::edges(g); e != end; ++e)
+    if (g[*e].kind == EdgeKind::projection) m.weights = add(m.weights, mul(4, g[*e].d_in, g[*e].d_out));
+  m.projections = projections_bytes(net, ForwardMode::spiking);
   if (cfg.record.enabled && cfg.record.spikes)
-    for (std::size_t k = 0; k + 1 < sizes.size(); ++k)
-      m.recording =
-          add(m.recording, spike_buffer_bytes(u(sizes[k]), u64{1} << std::min(cfg.encoding.addbit, 16u),
-                                              u(cfg.run.tokens)));
-  m.buffers = add(mul(neurons_total, kPerNeuronState + kPerNeuronEvents), kBaseline);
+    for_each_encoder(net, [&](const NodeInfo& n) {
+      m.recording = add(m.recording, spike_buffer_bytes(n.size, u64{1} << std::min(cfg.encoding.addbit, 16u),
+                                                        u(cfg.run.tokens)));
+    });
+  m.buffers = add(mul(neurons(net), kPerNeuronState + kPerNeuronEvents), kBaseline);
   return m;
 }
 
@@ -247,12 +256,13 @@ MemoryEstimate estimate_eval_memory(const SimConfig& cfg, const LlamaConfig& mod
   const Shape s = shape_of(model);
   const EncodingConfig& e = cfg.encoding;
   const u64 positions = u(cfg.eval.seq) + (cfg.eval.rows ? 0 : 1);
+  const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(cfg.run.mode, e));
   MemoryEstimate m;
   m.weights = weight_bytes(s);
-  m.projections = projections_bytes(s, cfg.run.mode, e.spike_lm_head);
+  m.projections = projections_bytes(net, cfg.run.mode);
   m.kv_cache = kv_cache_bytes(s, positions, cfg.run.mode, e.kv_spiking);
   m.recording = mul(2 * 4, positions, s.V);  // one window's logits and the copy scoring reads
-  m.buffers = add(mul(neurons(s, e.spike_lm_head), kPerNeuronState + kPerNeuronEvents), kBaseline);
+  m.buffers = add(mul(neurons(net), kPerNeuronState + kPerNeuronEvents), kBaseline);
   if (uses_saliency(cfg.run.mode, e)) m.buffers = add(m.buffers, calibration_bytes(s, mul(u(e.calib_windows), positions)));
   m.buffers = add(m.buffers, mul(3, add(token_file_bytes, file_size_or_zero(e.calib_file))));
   return m;

@@ -13,16 +13,17 @@
 //                (fp32; lm_head is its own matrix even when tied)
 //                + the loader's largest transient copy (llama2.c reads one
 //                stacked array of all layers at a time: 4·L·h·d)
-//   projections  quantized/spiking only: every spiking projection keeps a
-//                transposed fp32 copy (4·d_in·d_out) and, per output, a
-//                double integrator and column sum per salient group
+//   projections  quantized/spiking only: every projection of the network
+//                the run executes (network_for, the shape-only Network)
+//                keeps a transposed fp32 copy (4·d_in·d_out) and, per output,
+//                a double integrator and column sum per salient group
 //                (2 groups · 2 · 8 · d_out); the lm_head too when spiked
 //   KV cache     per layer, per K and V, per position, per KV head: a cached
 //                vector of ~160 bytes of bookkeeping plus
 //                  dense (or kv_spiking off): 4 · head_dim
-//                  quantized: one code per channel, 6 · head_dim
+//                  quantized: one code per channel, 24 · head_dim
 //                  spiking: at most head_dim · T spikes (the K/V encoders
-//                           run T = 1 step), 6 bytes each (channel + amplitude)
+//                           run T = 1 step), one 24-byte SpikeEvent each
 //                `run` adds the dense reference's cache (4 · k · P · 2 · L)
 //   recording    the logits kept for the comparison (`run`: run + dense,
 //                2 · 4 · P · V, plus one copy while they are written), and
@@ -32,7 +33,8 @@
 //                cache as much again: 2 · 20 · min(65536, n · T · P) with T =
 //                2^addbit (at most 2.5 MiB per population), plus 1 MiB while
 //                a chunk is compressed; per traced population 2 · 65536 · 4
-//   buffers      per-neuron counters and state (64 bytes per GIF neuron),
+//   buffers      per-neuron counters and state (64 bytes per GIF neuron of
+//                the network's encoders),
 //                the spike event buffer (16 bytes per neuron), the
 //                calibration activations saliency keeps (4 bytes per encoder
 //                input per calibration token, plus one stage's matrix

@@ -55,8 +55,9 @@ NetworkGraph map_transformer(const LlamaConfig& c, const TransformerMapOptions& 
     begin_stage(n("attention"), l, StageKind::attention);
     dense(n("softmax"), static_cast<std::size_t>(c.n_heads), "softmax", l);
     if (options.kv_spiking) {
-      node(n("k_enc"), NodeKind::encoder, kv_dim, l);
-      node(n("v_enc"), NodeKind::encoder, kv_dim, l);
+      // One population per KV head (network/attention.hpp).
+      for (const char* kv : {"k_enc", "v_enc"})
+        g.add_node({n(kv), NodeKind::encoder, kv_dim, "", l, stage, static_cast<std::size_t>(c.n_kv_heads)});
       node(n("scores"), NodeKind::integrator, static_cast<std::size_t>(c.n_heads) * positions, l);
       node(n("context"), NodeKind::integrator, q_dim, l);
       flow(n("rope"), n("k_enc"));
