@@ -1,6 +1,5 @@
 #include "sim/run_driver.hpp"
 
-#include <fnmatch.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,65 +20,13 @@
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/pipeline.hpp"
+#include "sim/run_file_writer.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"
 
 namespace spikesim {
 namespace {
 
-bool matches_any(const std::vector<std::string>& patterns, const std::string& name) {
-  for (const auto& p : patterns)
-    if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
-  return false;
-}
-
-// Records what the loop emits into the HDF5 file, for the configured populations.
-class RecordingObserver : public SpikeObserver {
- public:
-  RecordingObserver(Hdf5Recorder& rec, const RecordConfig& cfg) : rec_(rec), cfg_(cfg) {}
-
-  void on_spikes(const Population& pop, std::span<const SpikeEvent> events) override {
-    if (const auto id = spike_id(pop)) rec_.append_spikes(*id, events);
-  }
-  void on_membrane(const Population& pop, Step step, unsigned /*t*/) override {
-    const auto id = trace_id(pop);
-    if (!id) return;
-    const auto n = std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons));
-    frame_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) frame_[i] = static_cast<float>(pop.membrane()[i]);
-    rec_.append_frame(*id, step, frame_);
-  }
-  // Registers populations that never spiked so that the file lists them all.
-  void ensure(const Population& pop) { (void)spike_id(pop); }
-
- private:
-  std::optional<std::size_t> spike_id(const Population& pop) {
-    const auto it = spikes_.find(&pop);
-    if (it != spikes_.end()) return it->second;
-    std::optional<std::size_t> id;
-    if (cfg_.spikes && (cfg_.populations.empty() || matches_any(cfg_.populations, pop.name())))
-      id = rec_.add_spike_population(pop.name());
-    spikes_.emplace(&pop, id);
-    return id;
-  }
-  std::optional<std::size_t> trace_id(const Population& pop) {
-    const auto it = traces_.find(&pop);
-    if (it != traces_.end()) return it->second;
-    std::optional<std::size_t> id;
-    if (cfg_.trace_neurons > 0 && matches_any(cfg_.trace_populations, pop.name())) {
-      std::vector<NeuronId> ids(std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons)));
-      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<NeuronId>(i);
-      id = rec_.add_trace_population(pop.name(), std::move(ids), "membrane (grid levels)");
-    }
-    traces_.emplace(&pop, id);
-    return id;
-  }
-
-  Hdf5Recorder& rec_;
-  const RecordConfig& cfg_;
-  std::map<const Population*, std::optional<std::size_t>> spikes_, traces_;
-  std::vector<float> frame_;
-};
 
 // Once per token: a pending SIGINT/SIGTERM ends the run here by unwinding
 // through the recorder, which leaves "<output>.partial" marked incomplete.
@@ -135,74 +82,6 @@ Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
   return in;
 }
 
-// Stage accounts in the network's stage order, which `order` records.
-void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts, const EnergyModel& em,
-                    AcConvention conv) {
-  for (std::size_t i = 0; i < accounts.size(); ++i) {
-    const StageAccount& a = accounts[i];
-    const std::string g = "stages/" + a.name;
-    rec.write_op_counts(g + "/run", a.run);
-    rec.write_op_counts(g + "/dense_equivalent", a.dense_equivalent);
-    rec.write_energy(g, "run", spiking_energy(em, a.run, conv));
-    rec.write_energy(g, "dense", dense_energy(em, a.dense_equivalent));
-    rec.write_attribute("/spikesim/" + g, "layer", static_cast<double>(a.layer));
-    rec.write_attribute("/spikesim/" + g, "kind", a.kind);
-    rec.write_attribute("/spikesim/" + g, "order", static_cast<std::uint64_t>(i));
-  }
-}
-
-// The energy figures the run was priced with, so that a report prices it
-// the same way without knowing today's presets or config schema.
-void write_energy_model(Hdf5Recorder& rec, const EnergyModel& em, AcConvention conv) {
-  const std::string g = "/spikesim/energy_model";
-  rec.write_attribute(g, "preset", em.preset);
-  rec.write_attribute(g, "precision", std::string(precision_name(em.precision)));
-  rec.write_attribute(g, "memory", std::string(memory_level_name(em.memory)));
-  rec.write_attribute(g, "ac_convention", std::string(ac_convention_name(conv)));
-  for (const auto& [name, field] : energy_model_figures()) rec.write_attribute(g, std::string(name), em.*field);
-}
-
-// The network that ran, as `spikesim graph` draws it.
-void write_network(Hdf5Recorder& rec, const NetworkGraph& network) {
-  std::ostringstream dot;
-  network.write_dot(dot);
-  rec.write_text("/spikesim/network", dot.str());
-}
-
-// The grid of a GIF population (DESIGN.md §1), for reports: per neuron its
-// amplitude bits (A = 2^bits - 1) and steps T, and whether it is signed.
-void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
-  std::vector<std::uint8_t> bits(pop.size());
-  std::vector<std::uint32_t> steps(pop.size());
-  for (std::size_t i = 0; i < pop.size(); ++i) {
-    bits[i] = static_cast<std::uint8_t>(shift_add_cost(static_cast<std::uint32_t>(pop.max_amplitude(i))));
-    steps[i] = pop.steps(i);
-  }
-  const std::string group = "/spikesim/populations/" + pop.name();
-  rec.write_vector(group + "/bits", bits);
-  rec.write_vector(group + "/steps", steps);
-  rec.write_attribute(group, "signed", static_cast<std::uint64_t>(pop.is_signed() ? 1 : 0));
-}
-
-// NeuroBench Footprint and ConnectionSparsity of the stored projection
-// weights (docs/reference/neurobench.md): fp32 bytes and the fraction of
-// exact zeros, with the run's token count and the first step of each token
-// (token_steps[t] .. token_steps[t + 1] are token t's steps).
-void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights, std::uint64_t tokens,
-                     const std::vector<std::uint64_t>& token_steps) {
-  std::uint64_t count = 0, zeros = 0, bytes = 0;
-  for (const MatrixRM* w : weights) {
-    count += static_cast<std::uint64_t>(w->size());
-    zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
-    bytes += stored_weight_bytes(*w);
-  }
-  rec.write_attribute("/spikesim", "footprint_bytes", bytes);
-  rec.write_attribute("/spikesim", "connection_sparsity",
-                      count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
-  rec.write_attribute("/spikesim", "tokens", tokens);
-  rec.write_vector("/spikesim/token_steps", token_steps);
-}
-
 RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
   LinearStackSpec spec;
   spec.sizes.assign(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
@@ -247,23 +126,14 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
   out.summary["max_relative_error_vs_quantized"] = max_rel;
   out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), 0);
   if (rec) {
-    for (const auto* p : pops) {
-      observer->ensure(*p);
-      rec->write_neuron_counters(p->name(), p->counters());
-      write_population_grid(*rec, *p);
-      rec->write_attribute("/spikesim/populations/" + p->name(), "stage", p->name());
-    }
-    std::vector<const MatrixRM*> weights;
-    for (std::size_t k = 0; k < stack.layers(); ++k) weights.push_back(&stack.weights(k));
-    write_network(*rec, stack.graph());
-    write_energy_model(*rec, em, cfg.energy.ac_convention);
-    write_run_shape(*rec, weights, static_cast<std::uint64_t>(cfg.run.tokens), token_steps);
-    write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
-    rec->write_op_counts("totals/run", totals.run);
-    rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);
-    rec->write_text("/spikesim/config", cfg.source_text);
-    rec->write_text("/spikesim/summary", out.summary.dump(2));
-    rec->finalize();
+    RunFileContents f{cfg, em, accounts, totals, stack.graph()};
+    for (const auto* p : pops) f.populations.push_back({p, p->name()});
+    f.population_totals = false;
+    for (std::size_t k = 0; k < stack.layers(); ++k) f.weights.push_back(&stack.weights(k));
+    f.tokens = static_cast<std::uint64_t>(cfg.run.tokens);
+    f.token_steps = token_steps;
+    f.summary = out.summary;
+    write_run_file(*rec, *observer, f);
     out.output = cfg.record.output;
   }
   return out;
@@ -381,39 +251,17 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
                            "KL {:.4g} nats\n  perplexity on these tokens: run {:.4f}, dense {:.4f}\n",
                            cmp.max_abs_diff, cmp.mean_cosine, cmp.top1_agreement, cmp.mean_kl, ppl.ppl(), ref_ppl.ppl());
   if (rec) {
-    for (const auto* p : net.populations()) {
-      observer->ensure(*p);
-      rec->write_neuron_counters(p->name(), p->counters());
-      rec->write_op_counts("populations/" + p->name() + "/totals", p->totals());
-      write_population_grid(*rec, *p);
-      rec->write_attribute("/spikesim/populations/" + p->name(), "stage", net.stage_of(*p));
-    }
-    write_network(*rec, net.network());
-    write_energy_model(*rec, em, cfg.energy.ac_convention);
+    RunFileContents f{cfg, em, accounts, totals, net.network()};
+    for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
     // Footprint: the projections' weights (spiking or not) and the lm_head.
-    std::vector<const MatrixRM*> weights;
     for (const LlamaLayer& l : model.layers)
-      for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) weights.push_back(w);
-    weights.push_back(&model.lm_head);
-    write_run_shape(*rec, weights, static_cast<std::uint64_t>(total), token_steps);
-    write_accounts(*rec, accounts, em, cfg.energy.ac_convention);
-    rec->write_op_counts("totals/run", totals.run);
-    rec->write_op_counts("totals/dense_equivalent", totals.dense_equivalent);
-    rec->write_energy("totals", "run", totals.energy);
-    rec->write_energy("totals", "neurobench", totals.energy_neurobench);
-    rec->write_energy("totals", "dense", totals.dense_energy);
-    rec->write_attribute("/spikesim", "model", model.source);
-    rec->write_attribute("/spikesim", "model_format", model.format);
-    rec->write_attribute("/spikesim", "mode", std::string(forward_mode_name(mode)));
-    if (cfg.record.logits) {
-      rec->write_matrix("/spikesim/logits", logits.data(), static_cast<std::size_t>(logits.rows()), static_cast<std::size_t>(vocab));
-      rec->write_matrix("/spikesim/dense_logits", ref_logits.data(), static_cast<std::size_t>(ref_logits.rows()), static_cast<std::size_t>(vocab));
-    }
-    std::vector<float> toks(seq.begin(), seq.end());
-    rec->write_matrix("/spikesim/tokens", toks.data(), 1, toks.size());
-    rec->write_text("/spikesim/config", cfg.source_text);
-    rec->write_text("/spikesim/summary", out.summary.dump(2));
-    rec->finalize();
+      for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
+    f.weights.push_back(&model.lm_head);
+    f.tokens = static_cast<std::uint64_t>(total);
+    f.token_steps = token_steps;
+    f.transformer = TransformerRunContents{model.source, model.format, mode, &logits, &ref_logits, seq};
+    f.summary = out.summary;
+    write_run_file(*rec, *observer, f);
     out.output = cfg.record.output;
   }
   return out;

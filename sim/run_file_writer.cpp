@@ -1,0 +1,122 @@
+#include "sim/run_file_writer.hpp"
+
+#include <fnmatch.h>
+
+#include <sstream>
+
+#include "network/dense_projection.hpp"
+
+namespace spikesim {
+namespace {
+
+// Stage accounts in the network's stage order, which `order` records.
+void write_accounts(Hdf5Recorder& rec, const std::vector<StageAccount>& accounts, const EnergyModel& em,
+                    AcConvention conv) {
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    const StageAccount& a = accounts[i];
+    const std::string g = "stages/" + a.name;
+    rec.write_op_counts(g + "/run", a.run);
+    rec.write_op_counts(g + "/dense_equivalent", a.dense_equivalent);
+    rec.write_energy(g, "run", spiking_energy(em, a.run, conv));
+    rec.write_energy(g, "dense", dense_energy(em, a.dense_equivalent));
+    rec.write_attribute("/spikesim/" + g, "layer", static_cast<double>(a.layer));
+    rec.write_attribute("/spikesim/" + g, "kind", a.kind);
+    rec.write_attribute("/spikesim/" + g, "order", static_cast<std::uint64_t>(i));
+  }
+}
+
+// The energy figures the run was priced with, so that a report prices it
+// the same way without knowing today's presets or config schema.
+void write_energy_model(Hdf5Recorder& rec, const EnergyModel& em, AcConvention conv) {
+  const std::string g = "/spikesim/energy_model";
+  rec.write_attribute(g, "preset", em.preset);
+  rec.write_attribute(g, "precision", std::string(precision_name(em.precision)));
+  rec.write_attribute(g, "memory", std::string(memory_level_name(em.memory)));
+  rec.write_attribute(g, "ac_convention", std::string(ac_convention_name(conv)));
+  for (const auto& [name, field] : energy_model_figures()) rec.write_attribute(g, std::string(name), em.*field);
+}
+
+// The network that ran, as `spikesim graph` draws it.
+void write_network(Hdf5Recorder& rec, const NetworkGraph& network) {
+  std::ostringstream dot;
+  network.write_dot(dot);
+  rec.write_text("/spikesim/network", dot.str());
+}
+
+// The grid of a GIF population (DESIGN.md §1), for reports: per neuron its
+// amplitude bits (A = 2^bits - 1) and steps T, and whether it is signed.
+void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
+  std::vector<std::uint8_t> bits(pop.size());
+  std::vector<std::uint32_t> steps(pop.size());
+  for (std::size_t i = 0; i < pop.size(); ++i) {
+    bits[i] = static_cast<std::uint8_t>(shift_add_cost(static_cast<std::uint32_t>(pop.max_amplitude(i))));
+    steps[i] = pop.steps(i);
+  }
+  const std::string group = "/spikesim/populations/" + pop.name();
+  rec.write_vector(group + "/bits", bits);
+  rec.write_vector(group + "/steps", steps);
+  rec.write_attribute(group, "signed", static_cast<std::uint64_t>(pop.is_signed() ? 1 : 0));
+}
+
+// NeuroBench Footprint and ConnectionSparsity of the stored projection
+// weights (docs/reference/neurobench.md): fp32 bytes and the fraction of
+// exact zeros, with the run's token count and the first step of each token
+// (token_steps[t] .. token_steps[t + 1] are token t's steps).
+void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights, std::uint64_t tokens,
+                     const std::vector<std::uint64_t>& token_steps) {
+  std::uint64_t count = 0, zeros = 0, bytes = 0;
+  for (const MatrixRM* w : weights) {
+    count += static_cast<std::uint64_t>(w->size());
+    zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
+    bytes += stored_weight_bytes(*w);
+  }
+  rec.write_attribute("/spikesim", "footprint_bytes", bytes);
+  rec.write_attribute("/spikesim", "connection_sparsity",
+                      count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
+  rec.write_attribute("/spikesim", "tokens", tokens);
+  rec.write_vector("/spikesim/token_steps", token_steps);
+}
+
+}  // namespace
+
+bool RecordingObserver::matches_any(const std::vector<std::string>& patterns, const std::string& name) {
+  for (const auto& p : patterns)
+    if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFileContents& f) {
+  const SimConfig& cfg = f.config;
+  for (const auto& [p, stage] : f.populations) {
+    observer.ensure(*p);
+    rec.write_neuron_counters(p->name(), p->counters());
+    if (f.population_totals) rec.write_op_counts("populations/" + p->name() + "/totals", p->totals());
+    write_population_grid(rec, *p);
+    rec.write_attribute("/spikesim/populations/" + p->name(), "stage", stage);
+  }
+  write_network(rec, f.network);
+  write_energy_model(rec, f.energy, cfg.energy.ac_convention);
+  write_run_shape(rec, f.weights, f.tokens, f.token_steps);
+  write_accounts(rec, f.accounts, f.energy, cfg.energy.ac_convention);
+  rec.write_op_counts("totals/run", f.totals.run);
+  rec.write_op_counts("totals/dense_equivalent", f.totals.dense_equivalent);
+  if (const auto& t = f.transformer) {
+    rec.write_energy("totals", "run", f.totals.energy);
+    rec.write_energy("totals", "neurobench", f.totals.energy_neurobench);
+    rec.write_energy("totals", "dense", f.totals.dense_energy);
+    rec.write_attribute("/spikesim", "model", t->model_source);
+    rec.write_attribute("/spikesim", "model_format", t->model_format);
+    rec.write_attribute("/spikesim", "mode", std::string(forward_mode_name(t->mode)));
+    if (cfg.record.logits) {
+      for (const auto& [path, m] : {std::pair{"/spikesim/logits", t->logits}, std::pair{"/spikesim/dense_logits", t->dense_logits}})
+        rec.write_matrix(path, m->data(), static_cast<std::size_t>(m->rows()), static_cast<std::size_t>(m->cols()));
+    }
+    std::vector<float> toks(t->token_ids.begin(), t->token_ids.end());
+    rec.write_matrix("/spikesim/tokens", toks.data(), 1, toks.size());
+  }
+  rec.write_text("/spikesim/config", cfg.source_text);
+  rec.write_text("/spikesim/summary", f.summary.dump(2));
+  rec.finalize();
+}
+
+}  // namespace spikesim

@@ -1,0 +1,105 @@
+#pragma once
+// What `spikesim run` writes into its HDF5 file (docs/reference/hdf5-layout.md),
+// for both workloads:
+//   while it runs  RecordingObserver streams SONATA spikes and membrane
+//                  frames of the configured populations;
+//   at the end     write_run_file writes, in one place, every population's
+//                  counters, grid and stage, the network that ran, the energy
+//                  figures used, NeuroBench footprint, the stage accounts in
+//                  the network's order, the totals, the model's identity, the
+//                  logits and tokens, the config text and the summary, then
+//                  finalizes the file (renamed into place only now).
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/energy_model.hpp"
+#include "io/config/config.hpp"
+#include "io/runfile/recorder.hpp"
+#include "network/network_graph.hpp"
+#include "sim/run_summary.hpp"
+#include "sim/simulator.hpp"
+#include "sim/transformer.hpp"
+
+namespace spikesim {
+
+// Records what the loop emits into the HDF5 file, for the configured populations.
+class RecordingObserver : public SpikeObserver {
+ public:
+  RecordingObserver(Hdf5Recorder& rec, const RecordConfig& cfg) : rec_(rec), cfg_(cfg) {}
+
+  void on_spikes(const Population& pop, std::span<const SpikeEvent> events) override {
+    if (const auto id = spike_id(pop)) rec_.append_spikes(*id, events);
+  }
+  void on_membrane(const Population& pop, Step step, unsigned /*t*/) override {
+    const auto id = trace_id(pop);
+    if (!id) return;
+    const auto n = std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons));
+    frame_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) frame_[i] = static_cast<float>(pop.membrane()[i]);
+    rec_.append_frame(*id, step, frame_);
+  }
+  // Registers populations that never spiked so that the file lists them all.
+  void ensure(const Population& pop) { (void)spike_id(pop); }
+
+ private:
+  static bool matches_any(const std::vector<std::string>& patterns, const std::string& name);
+  std::optional<std::size_t> spike_id(const Population& pop) {
+    const auto it = spikes_.find(&pop);
+    if (it != spikes_.end()) return it->second;
+    std::optional<std::size_t> id;
+    if (cfg_.spikes && (cfg_.populations.empty() || matches_any(cfg_.populations, pop.name())))
+      id = rec_.add_spike_population(pop.name());
+    spikes_.emplace(&pop, id);
+    return id;
+  }
+  std::optional<std::size_t> trace_id(const Population& pop) {
+    const auto it = traces_.find(&pop);
+    if (it != traces_.end()) return it->second;
+    std::optional<std::size_t> id;
+    if (cfg_.trace_neurons > 0 && matches_any(cfg_.trace_populations, pop.name())) {
+      std::vector<NeuronId> ids(std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons)));
+      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<NeuronId>(i);
+      id = rec_.add_trace_population(pop.name(), std::move(ids), "membrane (grid levels)");
+    }
+    traces_.emplace(&pop, id);
+    return id;
+  }
+
+  Hdf5Recorder& rec_;
+  const RecordConfig& cfg_;
+  std::map<const Population*, std::optional<std::size_t>> spikes_, traces_;
+  std::vector<float> frame_;
+};
+
+// What only a transformer run writes.
+struct TransformerRunContents {
+  std::string model_source, model_format;
+  ForwardMode mode = ForwardMode::spiking;
+  const MatrixRM* logits = nullptr;        // written when record.logits
+  const MatrixRM* dense_logits = nullptr;
+  std::vector<int> token_ids;
+};
+
+struct RunFileContents {
+  const SimConfig& config;
+  const EnergyModel& energy;
+  const std::vector<StageAccount>& accounts;  // in the network's stage order
+  const RunTotals& totals;
+  const NetworkGraph& network;
+  std::vector<std::pair<const Population*, std::string>> populations;  // with their stage
+  bool population_totals = true;  // write each population's OpCounts
+  std::vector<const MatrixRM*> weights;  // NeuroBench Footprint and ConnectionSparsity
+  std::uint64_t tokens = 0;
+  std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
+  std::optional<TransformerRunContents> transformer;
+  nlohmann::json summary;
+};
+
+void write_run_file(Hdf5Recorder& recorder, RecordingObserver& observer, const RunFileContents& contents);
+
+}  // namespace spikesim
