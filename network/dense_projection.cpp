@@ -107,13 +107,13 @@ std::uint64_t stored_weight_bytes(const MatrixRM& weights) {
   return static_cast<std::uint64_t>(weights.size()) * DenseProjection::kBytesPerWeight;
 }
 
-void DenseProjection::bind_groups(const GifGrid& source) {
-  if (source.size() != d_in_)
+void DenseProjection::bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups) {
+  if (group_of.size() != d_in_)
     throw Error(ExitCode::internal, fmt::format("projection '{}': source has {} neurons, expected d_in = {}",
-                                                name_, source.size(), d_in_));
-  group_colsum_.assign(source.groups() * d_out_, 0.0);
+                                                name_, group_of.size(), d_in_));
+  group_colsum_.assign(groups * d_out_, 0.0);
   for (std::size_t i = 0; i < d_in_; ++i) {
-    double* sum = group_colsum_.data() + source.group_of(i) * d_out_;
+    double* sum = group_colsum_.data() + group_of[i] * d_out_;
     const float* w = outgoing(static_cast<NeuronId>(i));
     for (std::size_t j = 0; j < d_out_; ++j) sum[j] += w[j];
   }

@@ -22,7 +22,7 @@
 
 namespace spikesim {
 
-class DenseProjection final : public Projection {
+class DenseProjection final : public StaticProjection {
  public:
   // Bytes of one stored weight (fp32).
   static constexpr std::uint64_t kBytesPerWeight = sizeof(float);
@@ -40,8 +40,9 @@ class DenseProjection final : public Projection {
   [[nodiscard]] const float* outgoing(NeuronId i) const { return weights_t_.data() + std::size_t{i} * d_out_; }
 
   // Precomputes Σ_{i∈g} W[j, i] per source group for read-out.
-  void bind_groups(const GifGrid& source);
-  [[nodiscard]] std::span<const double> group_colsum() const { return group_colsum_; }
+  void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups) override;
+  void bind_groups(const GifGrid& source) { bind_groups(source.group_map(), source.groups()); }
+  [[nodiscard]] std::span<const double> group_colsum() const override { return group_colsum_; }
 
   // acc_{g(i), j} += s · W[j, i] for every event (i, s) and every output j.
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,

@@ -14,10 +14,9 @@ LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::v
                                                   encoder_.name(), w.name, w.weight->cols(), encoder_.size()));
   if (mode_ == ForwardMode::dense) return;
   for (const StageWeight& w : weights_) {
-    projections_.emplace_back(w.name, encoder_.size(), static_cast<std::size_t>(w.weight->rows()),
-                              std::span<const float>(w.weight->data(), static_cast<std::size_t>(w.weight->size())));
-    projections_.back().bind_groups(encoder_.grid());
-    integrators_.emplace_back(encoder_.grid().groups(), projections_.back().d_out());
+    projections_.push_back(make_projection("dense f32", w.name, *w.weight));
+    projections_.back()->bind_groups(encoder_.group_of(), encoder_.groups());
+    integrators_.emplace_back(encoder_.groups(), projections_.back()->d_out());
   }
 }
 
@@ -49,18 +48,18 @@ void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<con
         if (q_[i] != 0) codes_.push_back({0, encoder_.id(), static_cast<NeuronId>(i), q_[i]});
       for (std::size_t k = 0; k < projections_.size(); ++k) {
         integrators_[k].clear();
-        projections_[k].deliver(codes_, grid.group_map(), integrators_[k]);
-        integrators_[k].read_out(scale_, projections_[k].group_colsum(), {}, y[k], nullptr);
+        projections_[k]->deliver(codes_, grid.group_map(), integrators_[k]);
+        integrators_[k].read_out(scale_, projections_[k]->group_colsum(), {}, y[k], nullptr);
       }
       return;
     }
     case ForwardMode::spiking: {
       std::vector<DeliveryTarget> targets;
       for (std::size_t k = 0; k < projections_.size(); ++k)
-        targets.push_back({&projections_[k], &integrators_[k], &projection_counts_[k]});
+        targets.push_back({projections_[k].get(), &integrators_[k], &projection_counts_[k]});
       loop.run_encoder(encoder_, x, targets, nullptr);
       for (std::size_t k = 0; k < projections_.size(); ++k)
-        integrators_[k].read_out(encoder_.scale(), projections_[k].group_colsum(), {}, y[k], dense_ops);
+        integrators_[k].read_out(encoder_.scale(), projections_[k]->group_colsum(), {}, y[k], dense_ops);
       return;
     }
   }

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "network/dense_projection.hpp"
+#include "network/projection_kinds.hpp"
 #include "network/encoder_loop.hpp"
 #include "neurons/encoding.hpp"
 #include "neurons/gif_population.hpp"
@@ -47,7 +50,7 @@ class LinearStage {
   ForwardMode mode_;
   GifPopulation encoder_;
   std::vector<StageWeight> weights_;
-  std::vector<DenseProjection> projections_;  // quantized and spiking modes
+  std::vector<std::unique_ptr<StaticProjection>> projections_;  // quantized and spiking modes
   std::vector<SpikeEvent> codes_;
   std::vector<Integrator> integrators_;
   std::vector<OpCounts> projection_counts_;

@@ -10,7 +10,8 @@
 //   QkProjection, PvProjection (attention_projections.hpp)  attention's
 //       dynamic weights: the query, or the softmax probabilities, applied to
 //       cached K/V spikes
-// A new kind is one new file implementing this interface (docs/architecture.md).
+// A new static kind is one new file implementing StaticProjection plus one
+// row in projection_kinds.cpp (docs/architecture.md shows one).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -58,6 +59,17 @@ class Projection {
   // What delivering `events` through this projection costs (DESIGN.md §3):
   // synaptic events, ACs in both conventions, NeuroBench ACs/MACs, weight bytes.
   void account(const EventSummary& events, OpCounts& counts) const;
+};
+
+// A projection with fixed weights W [d_out x d_in] (the model's linear
+// layers). Read-out removes each source group's zero point, which needs
+// Σ_{i∈g} W[j, i] per group g and output j (network/integrator.hpp), so a
+// static projection is bound to its source's groups once.
+class StaticProjection : public Projection {
+ public:
+  virtual void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups) = 0;
+  // [groups x d_out] row-major.
+  [[nodiscard]] virtual std::span<const double> group_colsum() const = 0;
 };
 
 // One outgoing projection of an encoder, the integrator it feeds, and an

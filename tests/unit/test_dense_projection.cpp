@@ -4,8 +4,10 @@
 
 #include <cstring>
 
+#include "core/error.hpp"
 #include "core/random.hpp"
 #include "network/dense_projection.hpp"
+#include "network/projection_kinds.hpp"
 
 using namespace spikesim;
 
@@ -95,4 +97,27 @@ TEST_CASE("read-out applies θ and the zero-point correction per group", "[proje
   CHECK(y[2] == Approx(30 + 0.5 * (3 - 2) + 0.25 * (6 - 2)));
   CHECK(ops[DenseOp::mac] == 12);
   CHECK(ops[DenseOp::add] == 3);
+}
+
+TEST_CASE("projection kinds: each row makes a projection of its kind; an unknown kind is refused by name",
+          "[projection]") {
+  MatrixRM w(3, 5);
+  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(i) - 7.0f;
+  REQUIRE_FALSE(projection_kinds().empty());
+  for (const ProjectionKind& k : projection_kinds()) {
+    INFO(k.name);
+    const auto p = make_projection(k.name, "layer0.wq", w);
+    CHECK(p->kind() == k.name);
+    CHECK(p->name() == "layer0.wq");
+    CHECK(p->d_in() == 5);
+    CHECK(p->d_out() == 3);
+  }
+  try {
+    (void)make_projection("ternary", "layer0.wq", w);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::config);
+    CHECK_THAT(e.what(), Catch::Contains("layer0.wq") && Catch::Contains("'ternary'") &&
+                             Catch::Contains("'dense f32'"));
+  }
 }
