@@ -11,7 +11,7 @@ packages=(
   libboost-graph-dev libtbb-dev libeigen3-dev catch2
   libhdf5-dev hdf5-tools libspdlog-dev libfmt-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
-  libsentencepiece-dev
+  libsentencepiece-dev libicu-dev
   clang libclang-rt-14-dev llvm-14
   python3-h5py python3-numpy python3-matplotlib
 )

@@ -30,7 +30,7 @@ jobs=${SPIKESIM_JOBS:-$(nproc)}
 fuzz_seconds=${SPIKESIM_FUZZ_SECONDS:-30}
 prefix=${SPIKESIM_BUILD_PREFIX:-build}
 quick=${SPIKESIM_QUICK:-0}
-fuzzers=(fuzz_safetensors fuzz_llama2c fuzz_hf_config fuzz_toml_config)
+fuzzers=(fuzz_safetensors fuzz_llama2c fuzz_hf_config fuzz_toml_config fuzz_tokenizer_json)
 
 if [ "$quick" = 1 ] && [ -n "${CI:-}" ] && [ "${CI}" != false ]; then
   echo "test.sh: SPIKESIM_QUICK=1 skips the sanitizer and fuzz stages; it is for local use, not CI" >&2
@@ -110,7 +110,7 @@ stage_tsan() {
 run_fuzzer() {
   local h=$1 out=$2 dict=()
   case $h in
-    fuzz_safetensors | fuzz_hf_config) dict=(-dict="$root/fuzz/dict/json.dict") ;;
+    fuzz_safetensors | fuzz_hf_config | fuzz_tokenizer_json) dict=(-dict="$root/fuzz/dict/json.dict") ;;
     fuzz_toml_config) dict=(-dict="$root/fuzz/dict/toml.dict") ;;
   esac
   # New inputs go to a scratch folder; the checked-in seeds are only read.
