@@ -14,7 +14,7 @@
 #include "io/formats/model_loader.hpp"
 #include "io/runfile/recorder.hpp"
 #include "io/formats/token_file.hpp"
-#include "io/formats/tokenizer.hpp"
+#include "io/formats/text_tokenizer.hpp"
 #include "network/dense_projection.hpp"
 #include "sim/interrupt.hpp"
 #include "sim/linear_stack.hpp"
@@ -42,7 +42,7 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
 struct Inputs {
   std::vector<int> tokens;
   Calibration calibration;
-  std::optional<Tokenizer> tokenizer;
+  std::unique_ptr<TextTokenizer> tokenizer;
 };
 
 Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
@@ -50,17 +50,23 @@ Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
   const auto n = static_cast<std::size_t>(cfg.run.tokens);
   const int vocab = model.config.vocab_size;
   std::filesystem::path tok_path = cfg.model.tokenizer;
-  if (tok_path.empty() && cfg.model.path != "generated") {
-    const auto candidate = std::filesystem::path(cfg.model.path) / "tokenizer.model";
-    if (std::filesystem::is_regular_file(candidate)) tok_path = candidate;
-  }
-  if (!tok_path.empty()) in.tokenizer.emplace(tok_path);
+  // A folder's own tokenizer is read only when text is needed (a Llama 3
+  // tokenizer.json takes 0.4 s to load); a configured one is always checked.
+  const bool text = !cfg.input.prompt.empty() || cfg.input.generate > 0;
+  if (tok_path.empty() && cfg.model.path != "generated" && text) tok_path = find_model_tokenizer(cfg.model.path);
+  if (!tok_path.empty()) in.tokenizer = open_tokenizer(tok_path);
   const TokenLayout layout{static_cast<std::size_t>(cfg.input.offset), n, n};
   std::vector<int> all;  // the token file, when there is one
   if (!cfg.input.prompt.empty()) {
     if (!in.tokenizer)
-      throw Error(ExitCode::config, "input.prompt needs a tokenizer: set model.tokenizer to a tokenizer.model");
-    in.tokens = in.tokenizer->encode(cfg.input.prompt, true);
+      throw Error(ExitCode::config,
+                  "input.prompt needs a tokenizer: set model.tokenizer to a tokenizer.model or tokenizer.json");
+    if (in.tokenizer->bos_id() >= 0) {
+      in.tokens = in.tokenizer->encode(cfg.input.prompt, true);
+    } else {  // a tokenizer.json without a template: BOS as the model's config.json gives it
+      in.tokens = in.tokenizer->encode(cfg.input.prompt, false);
+      in.tokens.insert(in.tokens.begin(), model.config.bos_id);
+    }
   } else if (!cfg.input.token_file.empty()) {
     all = read_token_file(cfg.input.token_file, vocab);
     const auto off = static_cast<std::size_t>(cfg.input.offset);

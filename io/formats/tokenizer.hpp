@@ -11,9 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "io/formats/text_tokenizer.hpp"
+
 namespace spikesim {
 
-class Tokenizer {
+class Tokenizer final : public TextTokenizer {
  public:
   explicit Tokenizer(const std::filesystem::path& model_file);
   ~Tokenizer();
@@ -21,15 +23,15 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
   // Token ids of `text`, with the BOS id in front when add_bos.
-  [[nodiscard]] std::vector<int> encode(std::string_view text, bool add_bos = false) const;
+  [[nodiscard]] std::vector<int> encode(std::string_view text, bool add_bos = false) const override;
   // Text of `ids` (BOS/EOS and other control ids decode to nothing).
-  [[nodiscard]] std::string decode(std::span<const int> ids) const;
+  [[nodiscard]] std::string decode(std::span<const int> ids) const override;
   // The piece of one id, e.g. "▁the" or "<0x0A>"; Error(data) outside the vocabulary.
   [[nodiscard]] std::string piece(int id) const;
-  [[nodiscard]] int vocab_size() const;
-  [[nodiscard]] int bos_id() const;
+  [[nodiscard]] int vocab_size() const override;
+  [[nodiscard]] int bos_id() const override;
   [[nodiscard]] int eos_id() const;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
  private:
   struct Impl;

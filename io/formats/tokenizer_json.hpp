@@ -91,9 +91,11 @@
 #include <string_view>
 #include <vector>
 
+#include "io/formats/text_tokenizer.hpp"
+
 namespace spikesim {
 
-class TokenizerJson {
+class TokenizerJson final : public TextTokenizer {
  public:
   // Reads and checks `tokenizer_json`; Error(model) naming it when it cannot.
   explicit TokenizerJson(const std::filesystem::path& tokenizer_json);
@@ -107,20 +109,21 @@ class TokenizerJson {
   // Token ids of `text`, with bos_id() in front when add_bos (Error(model)
   // when the file names no BOS). Added tokens written in the text, special
   // ones included, become their ids.
-  [[nodiscard]] std::vector<int> encode(std::string_view text, bool add_bos = false) const;
+  [[nodiscard]] std::vector<int> encode(std::string_view text, bool add_bos = false) const override;
   // Text of `ids`, valid UTF-8; special added tokens give their content
   // (e.g. "<|begin_of_text|>") unless skip_special.
-  [[nodiscard]] std::string decode(std::span<const int> ids, bool skip_special = false) const;
+  [[nodiscard]] std::string decode(std::span<const int> ids, bool skip_special) const;
+  [[nodiscard]] std::string decode(std::span<const int> ids) const override { return decode(ids, false); }
   // The token string of one id as the file writes it, e.g. "Ġthe" or "<|eot_id|>".
   [[nodiscard]] std::string piece(int id) const;
   // The id of a token string (an added token's content or a vocab entry), -1 if none.
   [[nodiscard]] int token_to_id(std::string_view piece) const;
   // One more than the largest id.
-  [[nodiscard]] int vocab_size() const;
+  [[nodiscard]] int vocab_size() const override;
   // From the post-processor's template; -1 when the file does not say.
-  [[nodiscard]] int bos_id() const;
+  [[nodiscard]] int bos_id() const override;
   [[nodiscard]] int eos_id() const;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
  private:
   struct Impl;

@@ -12,12 +12,15 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "io/formats/text_tokenizer.hpp"
 #include "io/formats/tokenizer_json.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using spikesim::Error;
 using spikesim::ExitCode;
 using spikesim::TokenizerJson;
+using spikesim::find_model_tokenizer;
+using spikesim::open_tokenizer;
 using json = nlohmann::json;
 
 namespace {
@@ -757,4 +760,21 @@ TEST_CASE("tokenizer.json: malformed JSON is refused, naming the file", "[tokeni
   }
   CHECK_THAT(refusal(std::string("{")), Catch::Contains("not valid JSON"));
   CHECK_THAT(refusal(std::string("[1, 2]")), Catch::Contains("expected a JSON object"));
+}
+
+TEST_CASE("a model folder's tokenizer: tokenizer.model first, else tokenizer.json; chosen by file name",
+          "[tokenizer_json]") {
+  spikesim::test::TempDir dir("tokenizer_choice");
+  CHECK(find_model_tokenizer(dir.path()).empty());
+  CHECK(find_model_tokenizer(dir / "no_such_folder").empty());
+  std::ofstream(dir / "tokenizer.json") << make_tokenizer().dump();
+  CHECK(find_model_tokenizer(dir.path()) == dir / "tokenizer.json");
+  const auto t = open_tokenizer(find_model_tokenizer(dir.path()));
+  CHECK(t->encode("hi", false) == bytes_of("hi"));
+  CHECK(t->bos_id() == -1);  // a ByteLevel post-processor names no BOS
+  std::ofstream(dir / "tokenizer.model") << "not a sentencepiece model";
+  CHECK(find_model_tokenizer(dir.path()) == dir / "tokenizer.model");
+  // A .model file goes to sentencepiece, which refuses this one by name.
+  const std::string message = error_of([&] { (void)open_tokenizer(dir / "tokenizer.model"); }, ExitCode::model);
+  CHECK_THAT(message, Catch::Contains("tokenizer.model"));
 }
