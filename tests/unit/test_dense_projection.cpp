@@ -99,7 +99,7 @@ TEST_CASE("read-out applies θ and the zero-point correction per group", "[proje
   CHECK(ops[DenseOp::add] == 3);
 }
 
-TEST_CASE("projection kinds: each row makes a projection of its kind; an unknown kind is refused by name",
+TEST_CASE("projection kinds: each row makes a projection of its kind, an unknown kind is refused by name",
           "[projection]") {
   MatrixRM w(3, 5);
   for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(i) - 7.0f;

@@ -762,7 +762,7 @@ TEST_CASE("tokenizer.json: malformed JSON is refused, naming the file", "[tokeni
   CHECK_THAT(refusal(std::string("[1, 2]")), Catch::Contains("expected a JSON object"));
 }
 
-TEST_CASE("a model folder's tokenizer: tokenizer.model first, else tokenizer.json; chosen by file name",
+TEST_CASE("a model folder's tokenizer: tokenizer.model first, else tokenizer.json, chosen by file name",
           "[tokenizer_json]") {
   spikesim::test::TempDir dir("tokenizer_choice");
   CHECK(find_model_tokenizer(dir.path()).empty());
