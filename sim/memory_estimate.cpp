@@ -13,6 +13,7 @@
 #include "core/event.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
+#include "network/dense_projection.hpp"
 #include "network/linear_stack_mapper.hpp"
 #include "network/llama/mapper.hpp"
 #include "sim/run_driver.hpp"
@@ -76,9 +77,10 @@ u64 weight_bytes(const Shape& s) {
   return mul(add(params, transient), 4);
 }
 
-// Transposed fp32 copy + double integrator and column sums (2 groups) of one projection.
+// The projection's own copy of its weights (DenseProjection::kBytesPerWeight
+// each, transposed) + double integrator and column sums (2 groups).
 u64 projection_bytes(u64 d_in, u64 d_out) {
-  return add(mul(4, d_in, d_out), mul(2 * 2 * 8, d_out));
+  return add(mul(DenseProjection::kBytesPerWeight, d_in, d_out), mul(2 * 2 * 8, d_out));
 }
 
 // Every spiking projection of the network; a dense run keeps none.

@@ -723,4 +723,17 @@ std::string config_reference_markdown() {
   return out;
 }
 
+std::string config_keys_table() {
+  std::size_t width = 0;
+  for (const auto& key : config_schema()) width = std::max(width, key.name.size());
+  std::string out = fmt::format("{:<{}}  {:<12}  {:<20}  {}\n", "key", width, "type", "default", "allowed");
+  for (const auto& key : config_schema()) {
+    std::string allowed = allowed_text(key);
+    std::erase(allowed, '`');  // the reference page's markdown
+    out += fmt::format("{:<{}}  {:<12}  {:<20}  {}\n", key.name, width, type_short_name(key.type),
+                       toml_value(key.default_value), allowed);
+  }
+  return out;
+}
+
 }  // namespace spikesim

@@ -152,6 +152,8 @@ void validate_config(const SimConfig& config);
 std::string config_to_toml(const SimConfig& config);
 // The key tables of docs/reference/config.md, rendered from the schema.
 std::string config_reference_markdown();
+// One line per key: name, type, default, allowed values (`spikesim config --keys`).
+std::string config_keys_table();
 // All dotted keys of the schema, in schema order.
 std::vector<std::string> config_keys();
 

@@ -13,5 +13,6 @@ void add_info_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
+void add_config_command(CLI::App& app);
 
 }  // namespace spikesim::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cli::add_graph_command(app);
   cli::add_report_command(app);
   cli::add_plot_command(app);
+  cli::add_config_command(app);
 
   try {
     app.parse(argc, argv);
