@@ -44,6 +44,10 @@ TEST_CASE("spikesim config prints the defaults as a config that parses to them",
     CHECK(k.out.find("encoding.bits") != std::string::npos);
     CHECK(k.out.find("[1, 16]") != std::string::npos);
   }
+  SECTION("-v is accepted after the subcommand as before it") {
+    CHECK(test::run_spikesim({"config", "-v", "--keys"}, dir.path()).code == 0);
+    CHECK(test::run_spikesim({"-v", "config", "--keys"}, dir.path()).code == 0);
+  }
   SECTION("a bad --set is refused naming the key") {
     const auto b = test::run_spikesim({"config", "--set", "encoding.bitz=3"}, dir.path());
     CHECK(b.code == 3);
