@@ -20,43 +20,45 @@
 
 namespace spikesim {
 
-class QkProjection final : public Projection {
+// What both share: one synapse per replayed spike, no weight fetched.
+class DynamicProjection : public Projection {
  public:
-  QkProjection(std::string name, std::size_t head_dim) : name_(std::move(name)), d_(head_dim) {}
-  void set_query(std::span<const float> q) { q_ = q; }
-
+  DynamicProjection(std::string name, std::size_t head_dim) : name_(std::move(name)), d_(head_dim) {}
   [[nodiscard]] const std::string& name() const override { return name_; }
-  [[nodiscard]] std::string_view kind() const override { return "qk dynamic"; }
   [[nodiscard]] std::size_t d_in() const override { return d_; }
-  [[nodiscard]] std::size_t d_out() const override { return 1; }
   [[nodiscard]] std::uint64_t fan_out() const override { return 1; }
   [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return 0; }
+
+ protected:
+  std::string name_;
+  std::size_t d_;
+};
+
+class QkProjection final : public DynamicProjection {
+ public:
+  using DynamicProjection::DynamicProjection;
+  void set_query(std::span<const float> q) { q_ = q; }
+
+  [[nodiscard]] std::string_view kind() const override { return "qk dynamic"; }
+  [[nodiscard]] std::size_t d_out() const override { return 1; }
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
                Integrator& target) const override;
 
  private:
-  std::string name_;
-  std::size_t d_;
   std::span<const float> q_;
 };
 
-class PvProjection final : public Projection {
+class PvProjection final : public DynamicProjection {
  public:
-  PvProjection(std::string name, std::size_t head_dim) : name_(std::move(name)), d_(head_dim) {}
+  using DynamicProjection::DynamicProjection;
   void set_weight(double w) { w_ = w; }
 
-  [[nodiscard]] const std::string& name() const override { return name_; }
   [[nodiscard]] std::string_view kind() const override { return "pv dynamic"; }
-  [[nodiscard]] std::size_t d_in() const override { return d_; }
   [[nodiscard]] std::size_t d_out() const override { return d_; }
-  [[nodiscard]] std::uint64_t fan_out() const override { return 1; }
-  [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return 0; }
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
                Integrator& target) const override;
 
  private:
-  std::string name_;
-  std::size_t d_;
   double w_ = 0;
 };
 
