@@ -17,9 +17,12 @@ class TextTokenizer {
   // Token ids of `text`, with the BOS id in front when add_bos.
   [[nodiscard]] virtual std::vector<int> encode(std::string_view text, bool add_bos) const = 0;
   [[nodiscard]] virtual std::string decode(std::span<const int> ids) const = 0;
+  // The token string of one id as the file writes it; Error(data) outside the vocabulary.
+  [[nodiscard]] virtual std::string piece(int id) const = 0;
   [[nodiscard]] virtual int vocab_size() const = 0;
   // -1 when the file does not say (a tokenizer.json without a template).
   [[nodiscard]] virtual int bos_id() const = 0;
+  [[nodiscard]] virtual int eos_id() const = 0;
   [[nodiscard]] virtual const std::filesystem::path& path() const = 0;
 };
 

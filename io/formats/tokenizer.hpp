@@ -27,10 +27,10 @@ class Tokenizer final : public TextTokenizer {
   // Text of `ids` (BOS/EOS and other control ids decode to nothing).
   [[nodiscard]] std::string decode(std::span<const int> ids) const override;
   // The piece of one id, e.g. "▁the" or "<0x0A>"; Error(data) outside the vocabulary.
-  [[nodiscard]] std::string piece(int id) const;
+  [[nodiscard]] std::string piece(int id) const override;
   [[nodiscard]] int vocab_size() const override;
   [[nodiscard]] int bos_id() const override;
-  [[nodiscard]] int eos_id() const;
+  [[nodiscard]] int eos_id() const override;
   [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
  private:

@@ -115,14 +115,14 @@ class TokenizerJson final : public TextTokenizer {
   [[nodiscard]] std::string decode(std::span<const int> ids, bool skip_special) const;
   [[nodiscard]] std::string decode(std::span<const int> ids) const override { return decode(ids, false); }
   // The token string of one id as the file writes it, e.g. "Ġthe" or "<|eot_id|>".
-  [[nodiscard]] std::string piece(int id) const;
+  [[nodiscard]] std::string piece(int id) const override;
   // The id of a token string (an added token's content or a vocab entry), -1 if none.
   [[nodiscard]] int token_to_id(std::string_view piece) const;
   // One more than the largest id.
   [[nodiscard]] int vocab_size() const override;
   // From the post-processor's template; -1 when the file does not say.
   [[nodiscard]] int bos_id() const override;
-  [[nodiscard]] int eos_id() const;
+  [[nodiscard]] int eos_id() const override;
   [[nodiscard]] const std::filesystem::path& path() const override { return path_; }
 
  private:
