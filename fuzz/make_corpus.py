@@ -170,7 +170,20 @@ def hf_config_seeds():
         "minimal.json": json.dumps(minimal, separators=(",", ":")),
         "tied_default_rope.json": edit(minimal, tie_word_embeddings=True,
                                        rope_scaling={"rope_type": "default"}, num_key_value_heads=1),
-        "bad_rope_scaling.json": edit(v4, rope_scaling={"type": "linear", "factor": 2.0}),
+        "bad_rope_scaling.json": edit(v4, rope_scaling={"type": "dynamic", "factor": 2.0}),
+        "llama3_rope_scaling.json": edit(v4, rope_theta=500000.0, tie_word_embeddings=True,
+                                         rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                                       "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                       "original_max_position_embeddings": 8192}),
+        "linear_rope_parameters.json": edit(v5, rope_parameters={"rope_type": "linear", "factor": 2.0,
+                                                                 "rope_theta": 10000.0}),
+        "qwen2_window.json": edit(v4, model_type="qwen2", architectures=["Qwen2ForCausalLM"], rope_theta=1e6,
+                                  use_sliding_window=True, sliding_window=4096, max_window_layers=21),
+        "mistral_window.json": edit(v4, model_type="mistral", architectures=["MistralForCausalLM"],
+                                    sliding_window=4096, head_dim=64),
+        "bad_rope_disagree.json": edit(v5, rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                         "original_max_position_embeddings": 8192}),
         "bad_act.json": edit(minimal, hidden_act="gelu"),
         "bad_gqa.json": edit(minimal, num_key_value_heads=3),
         "bad_types.json": edit(minimal, hidden_size="8", rms_norm_eps=-1, bos_token_id=-1),
@@ -223,6 +236,9 @@ def json_tokens():
             "rope_theta", "rope_parameters", "rope_type", "rope_scaling", "type", "default", "linear",
             "rms_norm_eps", "max_position_embeddings", "bos_token_id", "eos_token_id",
             "tie_word_embeddings", "hidden_act", "silu", "attention_bias", "mlp_bias",
+            "llama3", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings",
+            "mistral", "qwen2", "MistralForCausalLM", "Qwen2ForCausalLM", "sliding_window",
+            "use_sliding_window", "max_window_layers", "layer_types", "full_attention", "sliding_attention",
             "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64",
             "F8_E4M3", "F8_E5M2"]
     syntax = ["{", "}", "[", "]", ":", ",", "true", "false", "null", "-0", "1e-05", "1e400",
@@ -232,7 +248,7 @@ def json_tokens():
 
 
 def toml_tokens():
-    schema = (ROOT / "io" / "config_schema.cpp").read_text()
+    schema = (ROOT / "io" / "config" / "config_schema.cpp").read_text()
     keys = re.findall(r'\(\s*"([a-z_]+\.[a-z_]+)"', schema)
     choices = re.findall(r'"([a-z0-9_]+)"', " ".join(re.findall(r"\{(\"[^{}]*\")\}", schema)))
     if len(keys) < 20:

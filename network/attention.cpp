@@ -16,6 +16,7 @@ Attention::Attention(int layer, const AttentionShape& c, ForwardMode mode, const
       n_heads_(c.n_heads),
       n_kv_heads_(c.n_kv_heads),
       head_dim_(c.head_dim),
+      window_(c.window),
       scale_(1.0f / std::sqrt(static_cast<float>(c.head_dim))),
       qk_(fmt::format("layer{}.qk", layer), static_cast<std::size_t>(c.head_dim)),
       pv_(fmt::format("layer{}.pv", layer), static_cast<std::size_t>(c.head_dim)),
@@ -74,7 +75,10 @@ void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<cons
     k_cache_[j].push_back(encode(loop, encoded ? &k_enc_[j] : nullptr, k.subspan(off, d)));
     v_cache_[j].push_back(encode(loop, encoded ? &v_enc_[j] : nullptr, v.subspan(off, d)));
   }
-  const std::size_t positions = k_cache_[0].size();
+  const std::size_t cached = k_cache_[0].size();
+  const std::size_t first =
+      window_ > 0 && cached > static_cast<std::size_t>(window_) ? cached - static_cast<std::size_t>(window_) : 0;
+  const std::size_t positions = cached - first;  // attended: scores_[p] is position first + p
   const int group = n_heads_ / n_kv_heads_;
   const bool spikes = spiking_kv();
   const bool codes = encoded_kv();
@@ -89,7 +93,7 @@ void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<cons
       for (std::size_t c = 0; c < d; ++c) qsum += static_cast<double>(qh[c]);
       qk_.set_query(std::span<const float>(qh, d));
       for (std::size_t p = 0; p < positions; ++p) {
-        const CachedVector& kc = k_cache_[j][p];
+        const CachedVector& kc = k_cache_[j][first + p];
         score_acc_.clear();
         qk_.deliver(kc.events, {}, score_acc_);
         const double acc = score_acc_.row(0)[0];
@@ -108,7 +112,7 @@ void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<cons
       }
     } else {
       for (std::size_t p = 0; p < positions; ++p) {
-        const float* kp = k_cache_[j][p].values.data();
+        const float* kp = k_cache_[j][first + p].values.data();
         float dot = 0;
         for (std::size_t c = 0; c < d; ++c) dot += qh[c] * kp[c];
         scores_[p] = dot * scale_;
@@ -123,7 +127,7 @@ void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<cons
       context_acc_.clear();
       double correction = 0;
       for (std::size_t p = 0; p < positions; ++p) {
-        const CachedVector& vc = v_cache_[j][p];
+        const CachedVector& vc = v_cache_[j][first + p];
         const double w = static_cast<double>(scores_[p]) * static_cast<double>(vc.theta);
         pv_.set_weight(w);
         pv_.deliver(vc.events, {}, context_acc_);
@@ -141,7 +145,7 @@ void Attention::step(EncoderLoop& loop, std::span<const float> q, std::span<cons
       }
     } else {
       for (std::size_t p = 0; p < positions; ++p) {
-        const float* vp = v_cache_[j][p].values.data();
+        const float* vp = v_cache_[j][first + p].values.data();
         for (std::size_t c = 0; c < d; ++c) oh[c] += scores_[p] * vp[c];
       }
       counts.pv.dense.add(DenseOp::mac, positions * d);

@@ -23,6 +23,10 @@
 // through the dynamic projections of network/attention_projections.hpp; each
 // replay is one synaptic event with amplitude s, priced by the projection.
 // Corrections, scaling and softmax are dense work, counted as such.
+//
+// A sliding window (Mistral, Qwen2) limits a token to the latest `window`
+// positions, itself included: older cached spike trains are not replayed,
+// so they cause no synaptic events, and the dense products skip them too.
 #include <span>
 #include <vector>
 
@@ -44,6 +48,7 @@ struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
+  int window = 0;  // attended positions, 0 = all
 };
 
 class Attention {
@@ -79,7 +84,7 @@ class Attention {
 
   ForwardMode mode_;
   bool kv_spiking_;
-  int n_heads_, n_kv_heads_, head_dim_;
+  int n_heads_, n_kv_heads_, head_dim_, window_;
   float scale_;
   std::vector<GifPopulation> k_enc_, v_enc_;
   std::vector<std::vector<CachedVector>> k_cache_, v_cache_;  // [kv head][position]

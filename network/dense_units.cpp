@@ -34,9 +34,33 @@ void rms_norm(std::span<const float> x, const Eigen::VectorXf& w, float eps, std
   count(counts, DenseOp::sqrt, 1);
 }
 
-float rope_inv_freq(int i, int head_dim, float theta) {
+float rope_inv_freq(int i, int head_dim, float theta, const RopeScaling& scaling) {
   const float exponent = static_cast<float>(2 * i) / static_cast<float>(head_dim);
-  return 1.0f / std::pow(theta, exponent);  // float overload: fp32 as in transformers
+  const float inv_freq = 1.0f / std::pow(theta, exponent);  // float overload: fp32 as in transformers
+  switch (scaling.type) {
+    case RopeScalingType::none:
+      return inv_freq;
+    case RopeScalingType::linear:
+      return inv_freq / scaling.factor;
+    case RopeScalingType::llama3: {
+      // transformers mixes fp32 tensors with Python floats: the scalars are
+      // rounded to fp32, and torch computes `scalar / tensor` as
+      // reciprocal(tensor) * scalar.
+      const auto old_context = static_cast<float>(scaling.original_max_position_embeddings);
+      const float low_freq_wavelen =
+          static_cast<float>(static_cast<double>(scaling.original_max_position_embeddings) / scaling.low_freq_factor);
+      const float high_freq_wavelen =
+          static_cast<float>(static_cast<double>(scaling.original_max_position_embeddings) / scaling.high_freq_factor);
+      const float wavelen = (1.0f / inv_freq) * static_cast<float>(2.0 * 3.14159265358979323846);
+      const float scaled = wavelen > low_freq_wavelen ? inv_freq / scaling.factor : inv_freq;
+      const bool medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+      if (!medium) return scaled;
+      const auto span = static_cast<float>(static_cast<double>(scaling.high_freq_factor) - scaling.low_freq_factor);
+      const float smooth = ((1.0f / wavelen) * old_context - scaling.low_freq_factor) / span;
+      return (1.0f - smooth) * scaled / scaling.factor + smooth * scaled;
+    }
+  }
+  return inv_freq;
 }
 
 void rotate_pairs(std::span<float> v, const float* cos, const float* sin, RopeStyle style,
@@ -59,19 +83,20 @@ void rotate_pairs(std::span<float> v, const float* cos, const float* sin, RopeSt
   count(counts, DenseOp::add, 2 * half);
 }
 
-void apply_rope(std::span<float> head_vec, int pos, float theta, RopeStyle style, DenseOpCounts* counts) {
+void apply_rope(std::span<float> head_vec, int pos, float theta, RopeStyle style, DenseOpCounts* counts,
+                const RopeScaling& scaling) {
   const int d = static_cast<int>(head_vec.size());
   if (d % 2 != 0) throw Error(ExitCode::internal, fmt::format("apply_rope: head size {} is odd", d));
   std::vector<float> c(static_cast<std::size_t>(d / 2)), s(c.size());
   for (int i = 0; i < d / 2; ++i) {
-    const float angle = static_cast<float>(pos) * rope_inv_freq(i, d, theta);
+    const float angle = static_cast<float>(pos) * rope_inv_freq(i, d, theta, scaling);
     c[static_cast<std::size_t>(i)] = std::cos(angle);
     s[static_cast<std::size_t>(i)] = std::sin(angle);
   }
   rotate_pairs(head_vec, c.data(), s.data(), style, counts);
 }
 
-RopeTable::RopeTable(int head_dim, float theta, int max_positions)
+RopeTable::RopeTable(int head_dim, float theta, int max_positions, const RopeScaling& scaling)
     : head_dim_(head_dim), max_positions_(max_positions) {
   if (head_dim <= 0 || head_dim % 2 != 0 || max_positions <= 0)
     throw Error(ExitCode::internal,
@@ -80,9 +105,11 @@ RopeTable::RopeTable(int head_dim, float theta, int max_positions)
   const int half = head_dim / 2;
   cos_.resize(static_cast<std::size_t>(max_positions) * half);
   sin_.resize(cos_.size());
+  std::vector<float> inv_freq(static_cast<std::size_t>(half));
+  for (int i = 0; i < half; ++i) inv_freq[static_cast<std::size_t>(i)] = rope_inv_freq(i, head_dim, theta, scaling);
   for (int pos = 0; pos < max_positions; ++pos)
     for (int i = 0; i < half; ++i) {
-      const float angle = static_cast<float>(pos) * rope_inv_freq(i, head_dim, theta);
+      const float angle = static_cast<float>(pos) * inv_freq[static_cast<std::size_t>(i)];
       cos_[static_cast<std::size_t>(pos) * half + i] = std::cos(angle);
       sin_[static_cast<std::size_t>(pos) * half + i] = std::sin(angle);
     }

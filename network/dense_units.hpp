@@ -32,21 +32,39 @@ enum class RopeStyle { rotate_half, interleaved };
 void rms_norm(std::span<const float> x, const Eigen::VectorXf& w, float eps, std::span<float> out,
               DenseOpCounts* counts);
 
+// How a checkpoint rescales RoPE frequencies for a longer context
+// (transformers' rope_type). `none` is transformers' "default".
+enum class RopeScalingType { none, linear, llama3 };
+
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::none;
+  float factor = 1.0f;                         // linear and llama3
+  float low_freq_factor = 1.0f;                // llama3
+  float high_freq_factor = 4.0f;               // llama3
+  int original_max_position_embeddings = 8192; // llama3
+
+  bool operator==(const RopeScaling&) const = default;
+};
+
 // RoPE inverse frequency of pair i of a head of size head_dim, as
-// transformers computes it in fp32: 1 / theta^((2i) / head_dim).
-float rope_inv_freq(int i, int head_dim, float theta);
+// transformers computes it in fp32: 1 / theta^((2i) / head_dim), then
+// rescaled as _compute_linear_scaling_rope_parameters (÷ factor) or
+// _compute_llama3_parameters (long wavelengths ÷ factor, short ones kept,
+// a smooth blend between) do.
+float rope_inv_freq(int i, int head_dim, float theta, const RopeScaling& scaling = {});
 
 // Rotates one head vector in place for position `pos`. rotate_half pairs
 // element i with i + d/2 (Hugging Face), interleaved pairs 2i with 2i+1
 // (llama2.c, Meta). Angles are pos × inv_freq in fp32, cos/sin in fp32.
-void apply_rope(std::span<float> head_vec, int pos, float theta, RopeStyle style, DenseOpCounts* counts);
+void apply_rope(std::span<float> head_vec, int pos, float theta, RopeStyle style, DenseOpCounts* counts,
+                const RopeScaling& scaling = {});
 
 // cos/sin of every (position, pair) precomputed once; apply() gives exactly
 // the same result as apply_rope().
 class RopeTable {
  public:
   RopeTable() = default;
-  RopeTable(int head_dim, float theta, int max_positions);
+  RopeTable(int head_dim, float theta, int max_positions, const RopeScaling& scaling = {});
   void apply(std::span<float> head_vec, int pos, RopeStyle style, DenseOpCounts* counts) const;
   [[nodiscard]] int head_dim() const { return head_dim_; }
   [[nodiscard]] int max_positions() const { return max_positions_; }

@@ -12,6 +12,10 @@ LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::v
     if (static_cast<std::size_t>(w.weight->cols()) != encoder_.size())
       throw Error(ExitCode::internal, fmt::format("stage '{}': weight '{}' has {} inputs, encoder {} neurons",
                                                   encoder_.name(), w.name, w.weight->cols(), encoder_.size()));
+  for (const StageWeight& w : weights_)
+    if (w.has_bias() && w.bias->size() != w.weight->rows())
+      throw Error(ExitCode::internal, fmt::format("stage '{}': bias of '{}' has {} entries, weight {} rows",
+                                                  encoder_.name(), w.name, w.bias->size(), w.weight->rows()));
   if (mode_ == ForwardMode::dense) return;
   for (const StageWeight& w : weights_) {
     projections_.push_back(make_projection("dense f32", w.name, *w.weight));
@@ -27,17 +31,32 @@ std::uint64_t LinearStage::dense_macs() const {
 }
 
 void LinearStage::account_dense_equivalent(OpCounts& counts) const {
-  for (const StageWeight& w : weights_) account_dense_matvec(*w.weight, counts);
+  for (const StageWeight& w : weights_) {
+    account_dense_matvec(*w.weight, counts);
+    if (w.has_bias()) counts.dense.add(DenseOp::add, static_cast<std::uint64_t>(w.bias->size()));
+  }
 }
+
+namespace {
+std::span<const float> bias_of(const StageWeight& w) {
+  if (!w.has_bias()) return {};
+  return {w.bias->data(), static_cast<std::size_t>(w.bias->size())};
+}
+}  // namespace
 
 void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<const std::span<float>> y,
                       DenseOpCounts* dense_ops) {
   const Eigen::Map<const Eigen::VectorXf> xv(x.data(), static_cast<Eigen::Index>(x.size()));
   switch (mode_) {
     case ForwardMode::dense:
-      for (std::size_t k = 0; k < weights_.size(); ++k)
-        Eigen::Map<Eigen::VectorXf>(y[k].data(), static_cast<Eigen::Index>(y[k].size())).noalias() =
-            *weights_[k].weight * xv;
+      for (std::size_t k = 0; k < weights_.size(); ++k) {
+        Eigen::Map<Eigen::VectorXf> yk(y[k].data(), static_cast<Eigen::Index>(y[k].size()));
+        yk.noalias() = *weights_[k].weight * xv;
+        if (weights_[k].has_bias()) {
+          yk += *weights_[k].bias;
+          if (dense_ops) dense_ops->add(DenseOp::add, static_cast<std::uint64_t>(yk.size()));
+        }
+      }
       return;
     case ForwardMode::quantized: {
       const GifGrid& grid = encoder_.grid();
@@ -49,7 +68,9 @@ void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<con
       for (std::size_t k = 0; k < projections_.size(); ++k) {
         integrators_[k].clear();
         projections_[k]->deliver(codes_, grid.group_map(), integrators_[k]);
-        integrators_[k].read_out(scale_, projections_[k]->group_colsum(), {}, y[k], nullptr);
+        integrators_[k].read_out(scale_, projections_[k]->group_colsum(), bias_of(weights_[k]), y[k], nullptr);
+        // The read-out's MACs are part of the quantized matvec counted by the caller; the bias is not.
+        if (weights_[k].has_bias() && dense_ops) dense_ops->add(DenseOp::add, d_out(k));
       }
       return;
     }
@@ -59,7 +80,8 @@ void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<con
         targets.push_back({projections_[k].get(), &integrators_[k], &projection_counts_[k]});
       loop.run_encoder(encoder_, x, targets, nullptr);
       for (std::size_t k = 0; k < projections_.size(); ++k)
-        integrators_[k].read_out(encoder_.scale(), projections_[k]->group_colsum(), {}, y[k], dense_ops);
+        integrators_[k].read_out(encoder_.scale(), projections_[k]->group_colsum(), bias_of(weights_[k]), y[k],
+                                 dense_ops);
       return;
     }
   }

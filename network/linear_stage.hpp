@@ -19,6 +19,8 @@ namespace spikesim {
 struct StageWeight {
   std::string name;       // projection name, e.g. "layer0.wq"
   const MatrixRM* weight; // [d_out x d_in]
+  const Eigen::VectorXf* bias = nullptr;  // [d_out], or null / empty: none
+  [[nodiscard]] bool has_bias() const { return bias != nullptr && bias->size() > 0; }
 };
 
 class LinearStage {
@@ -35,15 +37,16 @@ class LinearStage {
   [[nodiscard]] const OpCounts& projection_counts(std::size_t k) const { return projection_counts_[k]; }
   [[nodiscard]] std::uint64_t dense_macs() const;  // Σ_k d_in·d_out_k per token
   // The dense network's work for this stage and one token: every weight
-  // multiplied once and fetched once.
+  // multiplied once and fetched once, and d_out adds per bias.
   void account_dense_equivalent(OpCounts& counts) const;
 
   // x -> y_k = W_k x (dense), W_k x̂ (quantized) or the event-driven
   // equivalent (spiking). Quantized mode applies each channel's whole code
   // q_i at once through the same projection and read-out as the spiking
   // run (one aggregate per channel instead of T spikes), so the two differ
-  // only in the order of exact-in-double products. Read-out work goes to
-  // `dense_ops`.
+  // only in the order of exact-in-double products. A bias is added at
+  // read-out (dense mode: after the matvec). Read-out work goes to
+  // `dense_ops`; in dense and quantized modes that is the bias adds only.
   void run(EncoderLoop& loop, std::span<const float> x, std::span<const std::span<float>> y, DenseOpCounts* dense_ops);
 
  private:

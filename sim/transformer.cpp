@@ -26,7 +26,7 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
       network_(map_transformer(model.config, TransformerMapOptions::for_run(mode, enc))),
       sim_(observer) {
   const LlamaConfig& c = model.config;
-  rope_ = RopeTable(c.head_dim, c.rope_theta, c.max_seq_len);
+  rope_ = RopeTable(c.head_dim, c.rope_theta, c.max_seq_len, c.rope_scaling);
   // The accounts are the network's stages, in its order.
   for (const StageInfo& s : network_.stages()) {
     account_index_[s.name] = accounts_.size();
@@ -45,10 +45,11 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
     const std::string p = fmt::format("layer{}.", l);
     Layer layer;
     layer.attn_in = stage(p + "attn_in", static_cast<std::size_t>(c.dim),
-                          {{p + "wq", &w.wq}, {p + "wk", &w.wk}, {p + "wv", &w.wv}});
-    layer.attention = std::make_unique<Attention>(l, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim}, mode, enc, next_id);
+                          {{p + "wq", &w.wq, &w.bq}, {p + "wk", &w.wk, &w.bk}, {p + "wv", &w.wv, &w.bv}});
+    layer.attention = std::make_unique<Attention>(
+        l, AttentionShape{c.n_heads, c.n_kv_heads, c.head_dim, c.window_of(l)}, mode, enc, next_id);
     next_id += static_cast<PopulationId>(2 * c.n_kv_heads);
-    layer.attn_out = stage(p + "attn_out", static_cast<std::size_t>(c.n_heads * c.head_dim), {{p + "wo", &w.wo}});
+    layer.attn_out = stage(p + "attn_out", static_cast<std::size_t>(c.n_heads * c.head_dim), {{p + "wo", &w.wo, &w.bo}});
     layer.mlp_in = stage(p + "mlp_in", static_cast<std::size_t>(c.dim),
                          {{p + "w_gate", &w.w_gate}, {p + "w_up", &w.w_up}});
     layer.mlp_down = stage(p + "mlp_down", static_cast<std::size_t>(c.hidden_dim), {{p + "w_down", &w.w_down}});
@@ -111,7 +112,7 @@ void Transformer::run_linear(LinearStage& stage, std::size_t acc, std::span<cons
                              std::initializer_list<std::span<float>> y) {
   if (input_hook_) input_hook_(stage.name(), x);
   const std::vector<std::span<float>> outputs(y);
-  stage.run(sim_, x, outputs, mode_ == ForwardMode::dense ? nullptr : &dense_ops(acc));
+  stage.run(sim_, x, outputs, &dense_ops(acc));
   if (mode_ == ForwardMode::quantized) {
     // Quantize and decode: a compare-free rounding per input plus the decode multiply.
     dense_ops(acc).add(DenseOp::div, stage.d_in());
@@ -153,7 +154,7 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
     const DenseOpCounts softmax_before = ac.softmax;
     layer.attention->step(sim_, q_, k_, v_, ctx_, ac);
     OpCounts& de = accounts_[att].dense_equivalent;
-    const auto positions = static_cast<std::uint64_t>(pos + 1);
+    const auto positions = static_cast<std::uint64_t>(c.attended_positions(l, pos));
     de.dense.add(DenseOp::mac, 2 * positions * hd * static_cast<std::uint64_t>(c.n_heads));
     de.dense.add(DenseOp::mul, positions * static_cast<std::uint64_t>(c.n_heads));
     DenseOpCounts softmax_now = ac.softmax;

@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "io/formats/hf_config_keys.hpp"
 #include "io/formats/safetensors.hpp"
 
 namespace spikesim {
@@ -73,43 +75,242 @@ struct ConfigReader {
   }
 };
 
-void check_architecture(const ConfigReader& r) {
-  const bool has_type = r.has("model_type");
-  const bool has_arch = r.has("architectures");
-  if (!has_type && !has_arch) r.fail("model_type", "missing (expected \"llama\")");
-  if (has_type && r.j["model_type"] != "llama")
-    r.fail("model_type", fmt::format("expected \"llama\", found {}", r.j["model_type"].dump()));
-  if (has_arch) {
-    const auto& a = r.j["architectures"];
-    const bool ok = a.is_array() &&
-                    std::any_of(a.begin(), a.end(), [](const json& x) { return x == "LlamaForCausalLM"; });
-    if (!ok) r.fail("architectures", fmt::format("expected [\"LlamaForCausalLM\"], found {}", a.dump()));
-  }
-  if (r.has("hidden_act") && r.j["hidden_act"] != "silu")
-    r.fail("hidden_act", fmt::format("expected \"silu\", found {}", r.j["hidden_act"].dump()));
-  for (const char* key : {"attention_bias", "mlp_bias"})
-    if (r.boolean(key, false)) r.fail(key, "expected false (biases are not supported), found true");
+const hf::FamilyInfo& family_info(hf::Family f) {
+  for (const auto& info : hf::kFamilies)
+    if (info.family == f) return info;
+  return hf::kFamilies[0];
 }
 
-float rope_theta(const ConfigReader& r) {
-  // transformers v5 moved rope settings into rope_parameters; v4 kept
-  // rope_theta at the top level and scaling in rope_scaling.
-  if (r.has("rope_parameters")) {
-    const auto& p = r.j["rope_parameters"];
-    if (!p.is_object()) r.fail("rope_parameters", fmt::format("expected an object, found {}", p.dump()));
-    if (p.contains("rope_type") && p["rope_type"] != "default")
-      r.fail("rope_parameters.rope_type",
-             fmt::format("expected \"default\" (no RoPE scaling), found {}", p["rope_type"].dump()));
-    if (p.contains("rope_theta")) return r.positive_float(p["rope_theta"], "rope_parameters.rope_theta");
+std::string family_list(std::string_view hf::FamilyInfo::*field) {
+  std::string out;
+  for (std::size_t i = 0; i < hf::kFamilies.size(); ++i)
+    out += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == hf::kFamilies.size() ? " or " : ", ",
+                       hf::kFamilies[i].*field);
+  return out;
+}
+
+// model_type and architectures name the family; when both are given they must agree.
+hf::Family check_architecture(const ConfigReader& r) {
+  const bool has_type = r.has("model_type");
+  const bool has_arch = r.has("architectures");
+  if (!has_type && !has_arch)
+    r.fail("model_type", fmt::format("missing (expected {})", family_list(&hf::FamilyInfo::model_type)));
+  std::optional<hf::Family> from_type, from_arch;
+  if (has_type) {
+    for (const auto& f : hf::kFamilies)
+      if (r.j["model_type"] == f.model_type) from_type = f.family;
+    if (!from_type)
+      r.fail("model_type", fmt::format("expected {}, found {}", family_list(&hf::FamilyInfo::model_type),
+                                       r.j["model_type"].dump()));
   }
-  if (r.has("rope_scaling")) {
-    const auto& s = r.j["rope_scaling"];
-    const json type = s.is_object() ? s.value("rope_type", s.value("type", json())) : json();
-    if (type != "default")
-      r.fail("rope_scaling", fmt::format("RoPE scaling is not supported, found {}", s.dump()));
+  if (has_arch) {
+    const auto& a = r.j["architectures"];
+    if (a.is_array())
+      for (const auto& x : a)
+        for (const auto& f : hf::kFamilies)
+          if (x == f.architecture) {
+            if (from_arch && *from_arch != f.family)
+              r.fail("architectures", fmt::format("names two model types, found {}", a.dump()));
+            from_arch = f.family;
+          }
+    if (!from_arch)
+      r.fail("architectures",
+             fmt::format("expected a list holding {}, found {}", family_list(&hf::FamilyInfo::architecture), a.dump()));
   }
-  if (r.has("rope_theta")) return r.positive_float(r.j["rope_theta"], "rope_theta");
-  return 10000.0f;
+  if (from_type && from_arch && *from_type != *from_arch)
+    r.fail("architectures", fmt::format("{} disagrees with model_type {} (expected [\"{}\"])", r.j["architectures"].dump(),
+                                        r.j["model_type"].dump(), family_info(*from_type).architecture));
+  return from_type ? *from_type : *from_arch;
+}
+
+// The table of hf_config_keys.hpp: keys of other model types and values
+// that are not implemented are refused by name.
+void check_config_keys(const ConfigReader& r, hf::Family family) {
+  for (const hf::ConfigKey& k : hf::kConfigKeys) {
+    const std::string key(k.key);
+    if (!r.has(key)) continue;
+    const json& v = r.j[key];
+    const bool accepted_here = (k.families & family) != 0;
+    if (!accepted_here) {
+      if (k.ok != nullptr && k.ok(v)) continue;
+      const auto& info = family_info(family);
+      r.fail(key, fmt::format("not read by transformers' {} (model_type \"{}\"), found {}: refused rather than ignored",
+                              info.architecture, info.model_type, v.dump()));
+    }
+    if (k.use == hf::KeyUse::read) continue;
+    if (k.ok == nullptr || !k.ok(v))
+      r.fail(key, fmt::format("expected {}, found {}{}", k.accepts, v.dump(),
+                              k.use == hf::KeyUse::refused ? " (not implemented)" : ""));
+  }
+}
+
+// One place a RoPE setting can come from: rope_parameters (v5), rope_scaling
+// (v4) or the top level (rope_theta only).
+struct RopeSource {
+  std::string name;  // "rope_parameters", "rope_scaling", "" for the top level
+  const json* obj;
+  [[nodiscard]] std::string key(const std::string& field) const { return name.empty() ? field : name + "." + field; }
+  [[nodiscard]] bool has(const std::string& field) const { return obj->contains(field) && !(*obj)[field].is_null(); }
+};
+
+constexpr std::array<const char*, 4> kRopeScalingFields{"factor", "low_freq_factor", "high_freq_factor",
+                                                        "original_max_position_embeddings"};
+
+std::optional<std::string> rope_type_of(const ConfigReader& r, const RopeSource& s) {
+  std::optional<std::string> type;
+  for (const char* field : {"rope_type", "type"}) {
+    if (!s.has(field)) continue;
+    const json& v = (*s.obj)[field];
+    if (!v.is_string()) r.fail(s.key(field), fmt::format("expected a string, found {}", v.dump()));
+    if (type && *type != v.get<std::string>())
+      r.fail(s.key(field), fmt::format("\"{}\" disagrees with {} \"{}\"", v.get<std::string>(), s.key("rope_type"), *type));
+    type = v.get<std::string>();
+  }
+  return type;
+}
+
+// rope_theta and the scaling. transformers v5 moved both into rope_parameters;
+// v4 kept rope_theta at the top level and the scaling in rope_scaling.
+// Wherever a config holds them they must say one thing: a setting given in
+// two places with different values is refused, and when both objects are
+// present each must hold the same scaling.
+std::pair<float, RopeScaling> rope_settings(const ConfigReader& r) {
+  std::vector<RopeSource> objects;
+  for (const char* name : {"rope_parameters", "rope_scaling"}) {
+    if (!r.has(name)) continue;
+    if (!r.j[name].is_object()) r.fail(name, fmt::format("expected an object or null, found {}", r.j[name].dump()));
+    objects.push_back({name, &r.j[name]});
+  }
+  std::vector<std::optional<std::string>> types;
+  for (const RopeSource& s : objects) types.push_back(rope_type_of(r, s));
+  auto type_key = [](const RopeSource& s) { return s.key(s.has("rope_type") || !s.has("type") ? "rope_type" : "type"); };
+  for (std::size_t i = 0; i < objects.size(); ++i)
+    if (types[i] && *types[i] != "default" && *types[i] != "linear" && *types[i] != "llama3")
+      r.fail(type_key(objects[i]),
+             fmt::format("RoPE scaling \"{}\" is not implemented (expected \"default\", \"linear\" or \"llama3\")",
+                         *types[i]));
+  auto shown = [](const std::optional<std::string>& t) { return t ? fmt::format("\"{}\"", *t) : std::string("absent"); };
+  if (types.size() == 2 && types[0] != types[1])
+    r.fail(type_key(objects[1]), fmt::format("{} disagrees with {} {} (they must describe the same RoPE)",
+                                             shown(types[1]), type_key(objects[0]), shown(types[0])));
+  const std::string type_name = types.empty() ? "default" : types[0].value_or("default");
+  RopeScaling scaling;
+  std::vector<std::string> needed;
+  if (type_name == "linear") {
+    scaling.type = RopeScalingType::linear;
+    needed = {"factor"};
+  } else if (type_name == "llama3") {
+    scaling.type = RopeScalingType::llama3;
+    needed.assign(kRopeScalingFields.begin(), kRopeScalingFields.end());
+  }
+  for (const RopeSource& s : objects)
+    for (const auto& [field, value] : s.obj->items()) {
+      const bool known = field == "rope_type" || field == "type" || field == "rope_theta" ||
+                         std::find(kRopeScalingFields.begin(), kRopeScalingFields.end(), field) != kRopeScalingFields.end();
+      if (!known && !value.is_null())
+        r.fail(s.key(field), fmt::format("not implemented (RoPE settings read: rope_type, rope_theta, {})",
+                                         fmt::join(kRopeScalingFields, ", ")));
+    }
+
+  // Each scaling field: required by the type, absent otherwise, equal wherever given.
+  for (const char* field : kRopeScalingFields) {
+    const bool wanted = std::find(needed.begin(), needed.end(), field) != needed.end();
+    std::optional<double> value;
+    std::string value_key;
+    for (const RopeSource& s : objects) {
+      if (!s.has(field)) {
+        if (wanted && objects.size() == 2)
+          r.fail(s.key(field), fmt::format("missing, but {} gives it (they must describe the same RoPE)",
+                                           objects[s.name == objects[0].name ? 1 : 0].key(field)));
+        continue;
+      }
+      if (!wanted)
+        r.fail(s.key(field), fmt::format("given for rope_type \"{}\", which takes no {}", type_name, field));
+      const json& v = (*s.obj)[field];
+      double x = 0;
+      if (std::string_view(field) == "original_max_position_embeddings") {
+        if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 || v.get<std::int64_t>() > kMaxDim)
+          r.fail(s.key(field), fmt::format("expected an integer in [1, {}], found {}", kMaxDim, v.dump()));
+        x = static_cast<double>(v.get<std::int64_t>());
+      } else {
+        x = r.positive_float(v, s.key(field));
+      }
+      if (value && *value != x)
+        r.fail(s.key(field), fmt::format("{} disagrees with {} = {}", v.dump(), value_key, *value));
+      value = x;
+      value_key = s.key(field);
+    }
+    if (wanted && !value)
+      r.fail(objects.empty() ? std::string(field) : objects.front().key(field),
+             fmt::format("missing (rope_type \"{}\" needs {})", type_name, fmt::join(needed, ", ")));
+    if (!value) continue;
+    const std::string_view f(field);
+    if (f == "factor") scaling.factor = static_cast<float>(*value);
+    if (f == "low_freq_factor") scaling.low_freq_factor = static_cast<float>(*value);
+    if (f == "high_freq_factor") scaling.high_freq_factor = static_cast<float>(*value);
+    if (f == "original_max_position_embeddings") scaling.original_max_position_embeddings = static_cast<int>(*value);
+  }
+  if (scaling.type == RopeScalingType::llama3 && !(scaling.high_freq_factor > scaling.low_freq_factor))
+    r.fail(objects.front().key("high_freq_factor"),
+           fmt::format("expected more than low_freq_factor {}, found {}", scaling.low_freq_factor,
+                       scaling.high_freq_factor));
+
+  std::optional<float> theta;
+  std::string theta_key;
+  std::vector<RopeSource> theta_sources = objects;
+  theta_sources.push_back({"", &r.j});
+  for (const RopeSource& s : theta_sources) {
+    if (!s.has("rope_theta")) continue;
+    const float t = r.positive_float((*s.obj)["rope_theta"], s.key("rope_theta"));
+    if (theta && *theta != t)
+      r.fail(s.key("rope_theta"), fmt::format("{} disagrees with {} = {}", t, theta_key, *theta));
+    theta = t;
+    theta_key = s.key("rope_theta");
+  }
+  return {theta.value_or(10000.0f), scaling};
+}
+
+// Per-layer windows: Mistral windows every layer; Qwen2 the layers from
+// max_window_layers on, and only with use_sliding_window (as transformers'
+// Qwen2Config derives layer_types). The defaults are transformers'.
+std::vector<int> sliding_windows(const ConfigReader& r, hf::Family family, int n_layers) {
+  if (family == hf::llama) return {};
+  int window = 4096;
+  if (r.j.contains("sliding_window")) window = r.has("sliding_window") ? r.positive_int("sliding_window") : 0;
+  std::vector<int> windows(static_cast<std::size_t>(n_layers), 0);
+  if (family == hf::mistral) {
+    std::fill(windows.begin(), windows.end(), window);
+  } else {
+    if (!r.boolean("use_sliding_window", false)) window = 0;
+    int first = 28;
+    if (r.has("max_window_layers")) {
+      const json& v = r.j["max_window_layers"];
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > kMaxDim)
+        r.fail("max_window_layers", fmt::format("expected an integer in [0, {}], found {}", kMaxDim, v.dump()));
+      first = static_cast<int>(v.get<std::int64_t>());
+    }
+    for (int i = first; i < n_layers; ++i) windows[static_cast<std::size_t>(i)] = window;
+    if (r.has("layer_types")) {
+      // Newer transformers store the derived layer_types and use them; older
+      // ones derive from max_window_layers: both must give the same windows.
+      const json& t = r.j["layer_types"];
+      if (!t.is_array() || static_cast<int>(t.size()) != n_layers)
+        r.fail("layer_types", fmt::format("expected a list of {} layer types, found {}", n_layers, t.dump()));
+      for (int i = 0; i < n_layers; ++i) {
+        const json& x = t[static_cast<std::size_t>(i)];
+        if (x != "full_attention" && x != "sliding_attention")
+          r.fail("layer_types", fmt::format("entry {}: expected \"full_attention\" or \"sliding_attention\", found {}",
+                                            i, x.dump()));
+        const int w = x == "sliding_attention" ? window : 0;
+        if (w != windows[static_cast<std::size_t>(i)])
+          r.fail("layer_types",
+                 fmt::format("entry {} ({}) disagrees with use_sliding_window, sliding_window and max_window_layers "
+                             "(layer {} window {})", i, x.dump(), i, windows[static_cast<std::size_t>(i)]));
+      }
+    }
+  }
+  if (std::all_of(windows.begin(), windows.end(), [](int w) { return w == 0; })) return {};
+  return windows;
 }
 
 std::string layer_name(int i, const char* leaf) {
@@ -157,12 +358,16 @@ std::set<std::string> expected_tensors(const LlamaConfig& c) {
           "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
           "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
       names.insert(layer_name(i, leaf));
+  for (int i = 0; i < c.n_layers; ++i) {
+    if (c.qkv_bias)
+      for (const char* leaf : {"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"})
+        names.insert(layer_name(i, leaf));
+    if (c.o_bias) names.insert(layer_name(i, "self_attn.o_proj.bias"));
+  }
   return names;
 }
 
-}  // namespace
-
-LlamaConfig read_hf_config(const std::filesystem::path& config_json) {
+std::string read_config_text(const std::filesystem::path& config_json) {
   std::ifstream in(config_json, std::ios::binary);
   if (!in)
     throw Error(ExitCode::model,
@@ -170,10 +375,10 @@ LlamaConfig read_hf_config(const std::filesystem::path& config_json) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw Error(ExitCode::model, fmt::format("{}: read error", config_json.string()));
-  return parse_hf_config(text.str(), config_json.string());
+  return text.str();
 }
 
-LlamaConfig parse_hf_config(std::string_view json_text, const std::string& source_name) {
+LlamaConfig parse_config(std::string_view json_text, const std::string& source_name, hf::Family& family_out) {
   const std::filesystem::path config_json(source_name);
   json j;
   try {
@@ -185,7 +390,9 @@ LlamaConfig parse_hf_config(std::string_view json_text, const std::string& sourc
     throw Error(ExitCode::model,
                 fmt::format("{}: expected a JSON object, found {}", config_json.string(), j.type_name()));
   const ConfigReader r{config_json, j};
-  check_architecture(r);
+  const hf::Family family = check_architecture(r);
+  family_out = family;
+  check_config_keys(r, family);
 
   LlamaConfig c;
   c.dim = r.positive_int("hidden_size");
@@ -210,12 +417,27 @@ LlamaConfig parse_hf_config(std::string_view json_text, const std::string& sourc
     r.fail("num_key_value_heads",
            fmt::format("{} KV heads do not divide num_attention_heads {}", c.n_kv_heads, c.n_heads));
   c.norm_eps = r.has("rms_norm_eps") ? r.positive_float(j["rms_norm_eps"], "rms_norm_eps") : 1e-6f;
-  c.rope_theta = rope_theta(r);
+  std::tie(c.rope_theta, c.rope_scaling) = rope_settings(r);
   c.rope = RopeStyle::rotate_half;
+  // Qwen2 always has q/k/v biases and no o bias; LLaMA's attention_bias sets all four.
+  c.qkv_bias = family == hf::qwen2 || (family == hf::llama && r.boolean("attention_bias", false));
+  c.o_bias = family == hf::llama && c.qkv_bias;
+  c.sliding_window = sliding_windows(r, family, c.n_layers);
   c.bos_id = r.token_id("bos_token_id", 1);
   c.eos_id = r.token_id("eos_token_id", 2);
   c.tied_embeddings = r.boolean("tie_word_embeddings", false);
   return c;
+}
+
+}  // namespace
+
+LlamaConfig read_hf_config(const std::filesystem::path& config_json) {
+  return parse_hf_config(read_config_text(config_json), config_json.string());
+}
+
+LlamaConfig parse_hf_config(std::string_view json_text, const std::string& source_name) {
+  hf::Family family{};
+  return parse_config(json_text, source_name, family);
 }
 
 LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& options) {
@@ -223,7 +445,8 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
     throw Error(ExitCode::model,
                 fmt::format("{}: not a directory (expected a Hugging Face model folder)", dir.string()));
   LlamaModel m;
-  m.config = read_hf_config(dir / "config.json");
+  hf::Family family{};
+  m.config = parse_config(read_config_text(dir / "config.json"), (dir / "config.json").string(), family);
   m.format = "huggingface";
   m.source = dir.string();
   const LlamaConfig& c = m.config;
@@ -242,8 +465,9 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
   for (const auto& name : archive.names())
     if (expected.count(name) == 0 && !name.ends_with(".rotary_emb.inv_freq"))
       throw Error(ExitCode::model,
-                  fmt::format("{}: unexpected tensor '{}' (not part of a LlamaForCausalLM with {} layers)",
-                              archive.file_of(name).string(), name, c.n_layers));
+                  fmt::format("{}: unexpected tensor '{}' (not part of a {} with {} layers{})",
+                              archive.file_of(name).string(), name, family_info(family).architecture, c.n_layers,
+                              c.qkv_bias ? (c.o_bias ? ", q/k/v/o biases" : ", q/k/v biases") : ""));
 
   const TensorReader t(archive, options);
   const long q_rows = static_cast<long>(c.n_heads) * c.head_dim;
@@ -256,6 +480,12 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
     l.wk = t.matrix(layer_name(i, "self_attn.k_proj.weight"), kv_rows, c.dim);
     l.wv = t.matrix(layer_name(i, "self_attn.v_proj.weight"), kv_rows, c.dim);
     l.wo = t.matrix(layer_name(i, "self_attn.o_proj.weight"), c.dim, q_rows);
+    if (c.qkv_bias) {
+      l.bq = t.vector(layer_name(i, "self_attn.q_proj.bias"), q_rows);
+      l.bk = t.vector(layer_name(i, "self_attn.k_proj.bias"), kv_rows);
+      l.bv = t.vector(layer_name(i, "self_attn.v_proj.bias"), kv_rows);
+    }
+    if (c.o_bias) l.bo = t.vector(layer_name(i, "self_attn.o_proj.bias"), c.dim);
     l.ffn_norm = t.vector(layer_name(i, "post_attention_layernorm.weight"), c.dim);
     l.w_gate = t.matrix(layer_name(i, "mlp.gate_proj.weight"), c.hidden_dim, c.dim);
     l.w_up = t.matrix(layer_name(i, "mlp.up_proj.weight"), c.hidden_dim, c.dim);

@@ -256,6 +256,13 @@ void write_llama2c_model(const LlamaModel& model, const std::filesystem::path& f
     throw Error(ExitCode::model,
                 fmt::format("{}: llama2.c needs n_heads * head_dim == dim, found {} * {} != {}", model.source,
                             c.n_heads, c.head_dim, c.dim));
+  // The format has no place for these: writing would drop them silently.
+  if (c.qkv_bias || c.o_bias || !c.sliding_window.empty() || c.rope_scaling.type != RopeScalingType::none ||
+      c.rope_theta != 10000.0f)
+    throw Error(ExitCode::model,
+                fmt::format("{}: llama2.c holds no attention biases, sliding windows, RoPE scaling or rope_theta "
+                            "other than 10000 (the model has some)",
+                            model.source));
   const bool shared = c.tied_embeddings && model.lm_head == model.embedding;
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(ExitCode::output, fmt::format("{}: cannot open for writing", file.string()));

@@ -41,7 +41,8 @@ LlamaModel load_llama2c_model_from_bytes(std::span<const std::byte> bytes, const
                                          const LoadOptions& options = {});
 
 // Writes `model` in the layout above (Error(ExitCode::output) on I/O failure,
-// Error(ExitCode::model) when it cannot be expressed: n_heads * head_dim != dim).
+// Error(ExitCode::model) when it cannot be expressed: n_heads * head_dim != dim,
+// attention biases, sliding windows, RoPE scaling or rope_theta != 10000).
 // A rotate-half model has the rows of its wq and wk permuted into
 // interleaved order, so the written file computes the same logits. The
 // classifier is shared when the model is tied and lm_head equals the embedding.

@@ -38,13 +38,15 @@ u64 sat_add(u64 a, u64 b) {
   return saturating_add(a, b);
 }
 
-// Parameters of every layer plus the embedding and the final norm (no lm_head).
+// Parameters of every layer (biases included) plus the embedding and the final norm (no lm_head).
 u64 body_parameters(const LlamaConfig& c) {
   const u64 d = static_cast<u64>(c.dim), h = static_cast<u64>(c.hidden_dim), L = static_cast<u64>(c.n_layers),
             q = sat_mul(static_cast<u64>(c.n_heads), static_cast<u64>(c.head_dim)),
             k = sat_mul(static_cast<u64>(c.n_kv_heads), static_cast<u64>(c.head_dim));
   u64 layer = sat_add(sat_mul(2, d), sat_mul(2, sat_mul(q, d)));
   layer = sat_add(layer, sat_add(sat_mul(2, sat_mul(k, d)), sat_mul(3, sat_mul(h, d))));
+  if (c.qkv_bias) layer = sat_add(layer, sat_add(q, sat_mul(2, k)));
+  if (c.o_bias) layer = sat_add(layer, d);
   return sat_add(sat_add(sat_mul(L, layer), sat_mul(static_cast<u64>(c.vocab_size), d)), d);
 }
 

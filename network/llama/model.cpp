@@ -33,6 +33,19 @@ void validate_model(const LlamaModel& m) {
   if (c.head_dim % 2 != 0) bad(fmt::format("head_dim {} is odd (RoPE rotates pairs)", c.head_dim));
   if (!(c.norm_eps > 0.0f) || !(c.rope_theta > 0.0f))
     bad(fmt::format("norm_eps {} and rope_theta {} must be > 0", c.norm_eps, c.rope_theta));
+  if (!c.sliding_window.empty() && static_cast<int>(c.sliding_window.size()) != c.n_layers)
+    bad(fmt::format("{} sliding windows for {} layers", c.sliding_window.size(), c.n_layers));
+  for (int w : c.sliding_window)
+    if (w < 0) bad(fmt::format("sliding window {} is negative", w));
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type != RopeScalingType::none && !(rs.factor > 0.0f))
+    bad(fmt::format("RoPE scaling factor {} must be > 0", rs.factor));
+  if (rs.type == RopeScalingType::llama3 &&
+      (!(rs.low_freq_factor > 0.0f) || !(rs.high_freq_factor > rs.low_freq_factor) ||
+       rs.original_max_position_embeddings <= 0))
+    bad(fmt::format("llama3 RoPE scaling needs 0 < low_freq_factor ({}) < high_freq_factor ({}) and "
+                    "original_max_position_embeddings ({}) > 0",
+                    rs.low_freq_factor, rs.high_freq_factor, rs.original_max_position_embeddings));
   if (static_cast<int>(m.layers.size()) != c.n_layers)
     bad(fmt::format("{} layers, config says {}", m.layers.size(), c.n_layers));
 
@@ -49,6 +62,11 @@ void validate_model(const LlamaModel& m) {
     expect_shape(m, name("wk"), l.wk.rows(), l.wk.cols(), kv, d);
     expect_shape(m, name("wv"), l.wv.rows(), l.wv.cols(), kv, d);
     expect_shape(m, name("wo"), l.wo.rows(), l.wo.cols(), d, q);
+    // A bias is there exactly when the config says so.
+    expect_shape(m, name("bq"), l.bq.size(), 1, c.qkv_bias ? q : 0, 1);
+    expect_shape(m, name("bk"), l.bk.size(), 1, c.qkv_bias ? kv : 0, 1);
+    expect_shape(m, name("bv"), l.bv.size(), 1, c.qkv_bias ? kv : 0, 1);
+    expect_shape(m, name("bo"), l.bo.size(), 1, c.o_bias ? d : 0, 1);
     expect_shape(m, name("ffn_norm"), l.ffn_norm.size(), 1, d, 1);
     expect_shape(m, name("w_gate"), l.w_gate.rows(), l.w_gate.cols(), h, d);
     expect_shape(m, name("w_up"), l.w_up.rows(), l.w_up.cols(), h, d);

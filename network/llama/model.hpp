@@ -7,6 +7,11 @@
 // row-major, fp32 (F16/BF16 checkpoints are widened on load). RoPE style is
 // a property of the checkpoint: Hugging Face uses rotate-half (pairs i and
 // i + head_dim/2), llama2.c interleaved pairs (2i, 2i+1).
+//
+// The variants of today's LLaMA family (docs/reference/model-families.md)
+// differ from LLaMA only in what the config below holds: RoPE scaling
+// (Llama 3), attention biases (Qwen2, attention_bias) and sliding-window
+// attention (Mistral, Qwen2).
 #include <Eigen/Core>
 
 #include <cstdint>
@@ -29,10 +34,25 @@ struct LlamaConfig {
   int max_seq_len = 0;
   float norm_eps = 1e-5f;
   float rope_theta = 10000.0f;
+  RopeScaling rope_scaling;       // inv_freq rescaling (network/dense_units.hpp)
   RopeStyle rope = RopeStyle::rotate_half;
+  bool qkv_bias = false;          // q/k/v projections add a bias (Qwen2, attention_bias)
+  bool o_bias = false;            // o projection adds a bias (attention_bias)
+  // Per layer: how many of the latest positions a token attends to, itself
+  // included (0 = all). Empty: no layer has a window.
+  std::vector<int> sliding_window;
   int bos_id = 1;
   int eos_id = 2;
   bool tied_embeddings = false;
+
+  // Positions a token at `pos` attends to in `layer`.
+  [[nodiscard]] int attended_positions(int layer, int pos) const {
+    const int w = sliding_window.empty() ? 0 : sliding_window[static_cast<std::size_t>(layer)];
+    return w > 0 && pos + 1 > w ? w : pos + 1;
+  }
+  [[nodiscard]] int window_of(int layer) const {
+    return sliding_window.empty() ? 0 : sliding_window[static_cast<std::size_t>(layer)];
+  }
 };
 
 struct LlamaLayer {
@@ -41,6 +61,11 @@ struct LlamaLayer {
   MatrixRM wk;                // [n_kv_heads*head_dim x dim]
   MatrixRM wv;                // [n_kv_heads*head_dim x dim]
   MatrixRM wo;                // [dim x n_heads*head_dim]
+  // Biases, empty when the config has none (config.qkv_bias, config.o_bias).
+  Eigen::VectorXf bq;         // [n_heads*head_dim]
+  Eigen::VectorXf bk;         // [n_kv_heads*head_dim]
+  Eigen::VectorXf bv;         // [n_kv_heads*head_dim]
+  Eigen::VectorXf bo;         // [dim]
   Eigen::VectorXf ffn_norm;   // [dim]
   MatrixRM w_gate;            // [hidden_dim x dim]
   MatrixRM w_up;              // [hidden_dim x dim]

@@ -20,6 +20,7 @@
 
 #include "core/error.hpp"
 #include "io/formats/generated_model.hpp"
+#include "io/formats/hf_config_keys.hpp"
 #include "io/formats/llama2c_loader.hpp"
 #include "io/formats/token_file.hpp"
 #include "tests/support/files.hpp"
@@ -323,7 +324,7 @@ TEST_CASE("bad inputs: absurd config.json fields are refused naming file and key
   }
   SECTION("not a llama") {
     expect_failure(with_config([](json& c) { c["model_type"] = "gpt2"; }), dir.path(), ExitCode::model,
-                   {"config.json", "key 'model_type'", "expected \"llama\", found \"gpt2\""});
+                   {"config.json", "key 'model_type'", "expected \"llama\"", "found \"gpt2\""});
   }
   SECTION("not JSON") {
     const auto model = write_hf_model(dir.path());
@@ -335,6 +336,122 @@ TEST_CASE("bad inputs: absurd config.json fields are refused naming file and key
     fs::remove(model / "config.json");
     expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
                    {"config.json", "cannot open (expected a transformers config.json)"});
+  }
+}
+
+// The tiny model as another family: Qwen2 (q/k/v biases) or LLaMA with
+// attention_bias (q/k/v/o biases); the bias tensors are written unless `edit` drops them.
+HfEdits as_family(const std::string& model_type, const std::string& architecture, bool o_bias,
+                  const std::function<void(json&)>& config = {},
+                  const std::function<void(std::vector<Tensor>&)>& tensors = {}) {
+  return {.config =
+              [=](json& c) {
+                c["model_type"] = model_type;
+                c["architectures"] = {architecture};
+                if (model_type == "llama") c["attention_bias"] = true;
+                if (config) config(c);
+              },
+          .tensors =
+              [=](std::vector<Tensor>& ts) {
+                for (int l = 0; l < 2; ++l) {
+                  const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
+                  ts.push_back({p + "q_proj.bias", {16}, std::vector<float>(16, 0.01f)});
+                  ts.push_back({p + "k_proj.bias", {8}, std::vector<float>(8, -0.02f)});
+                  ts.push_back({p + "v_proj.bias", {8}, std::vector<float>(8, 0.03f)});
+                  if (o_bias) ts.push_back({p + "o_proj.bias", {16}, std::vector<float>(16, 0.04f)});
+                }
+                if (tensors) tensors(ts);
+              }};
+}
+
+void drop_tensor(std::vector<Tensor>& ts, const std::string& name) {
+  std::erase_if(ts, [&](const Tensor& t) { return t.name == name; });
+}
+
+TEST_CASE("bad inputs: model families run, and their refused keys and tensors are named", "[bad_input][families]") {
+  TempDir dir("bad_inputs");
+  auto with_config = [&](const std::function<void(json&)>& edit) {
+    return run_model(dir, write_hf_model(dir.path(), {.config = edit}));
+  };
+  SECTION("qwen2, llama with attention_bias and mistral with a window run") {
+    for (const auto& edits :
+         {as_family("qwen2", "Qwen2ForCausalLM", false), as_family("llama", "LlamaForCausalLM", true),
+          HfEdits{.config = [](json& c) {
+            c["model_type"] = "mistral", c["architectures"] = {"MistralForCausalLM"}, c["sliding_window"] = 3;
+          }}}) {
+      TempDir one("bad_inputs");
+      const auto o = run_model(one, write_hf_model(one.path(), edits));
+      INFO(o.err);
+      CHECK(o.code == 0);
+      CHECK(fs::exists(one / "out.h5"));
+    }
+  }
+  SECTION("every refused key of the table, in a llama config") {
+    for (const hf::ConfigKey& k : hf::kConfigKeys) {
+      if (k.use == hf::KeyUse::read || (k.families & hf::llama) == 0) continue;
+      INFO("key " << k.key);
+      TempDir one("bad_inputs");
+      const std::string key(k.key);
+      const json value = json::parse(k.bad);
+      const auto model = write_hf_model(one.path(), {.config = [&](json& c) { c[key] = value; }});
+      expect_failure(run_model(one, model), one.path(), ExitCode::model, {"config.json", "key '" + key + "'"});
+    }
+  }
+  SECTION("a key of another model type") {
+    expect_failure(with_config([](json& c) { c["sliding_window"] = 8; }), dir.path(), ExitCode::model,
+                   {"config.json", "key 'sliding_window'", "not read by transformers' LlamaForCausalLM"});
+  }
+  SECTION("RoPE scaling of a type not implemented") {
+    expect_failure(with_config([](json& c) {
+                     c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+                   }),
+                   dir.path(), ExitCode::model,
+                   {"config.json", "key 'rope_scaling.type'", "\"dynamic\" is not implemented"});
+  }
+  SECTION("rope_scaling and rope_parameters that disagree") {
+    expect_failure(with_config([](json& c) {
+                     c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8}};
+                   }),
+                   dir.path(), ExitCode::model,
+                   {"config.json", "key 'rope_scaling.rope_type'",
+                    "\"llama3\" disagrees with rope_parameters.rope_type \"default\""});
+    expect_failure(with_config([](json& c) {
+                     c["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 10000.0}};
+                     c["rope_scaling"] = {{"type", "linear"}, {"factor", 3.0}};
+                   }),
+                   dir.path(), ExitCode::model,
+                   {"config.json", "key 'rope_scaling.factor'", "disagrees with rope_parameters.factor"});
+    expect_failure(with_config([](json& c) { c["rope_theta"] = 500000.0; }), dir.path(), ExitCode::model,
+                   {"config.json", "key 'rope_theta'", "disagrees with rope_parameters.rope_theta"});
+  }
+  SECTION("model_type and architectures that disagree") {
+    expect_failure(with_config([](json& c) { c["model_type"] = "mistral"; }), dir.path(), ExitCode::model,
+                   {"config.json", "key 'architectures'", "disagrees with model_type \"mistral\""});
+  }
+  SECTION("a missing bias tensor") {
+    const auto model = write_hf_model(
+        dir.path(), as_family("qwen2", "Qwen2ForCausalLM", false, {}, [](std::vector<Tensor>& ts) {
+          drop_tensor(ts, "model.layers.1.self_attn.k_proj.bias");
+        }));
+    expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
+                   {"model.safetensors", "missing tensor 'model.layers.1.self_attn.k_proj.bias'", "expected shape [8]"});
+  }
+  SECTION("a bias the config does not have") {
+    const auto model = write_hf_model(dir.path(), as_family("qwen2", "Qwen2ForCausalLM", true));
+    expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
+                   {"model.safetensors", "unexpected tensor 'model.layers.0.self_attn.o_proj.bias'",
+                    "not part of a Qwen2ForCausalLM with 2 layers, q/k/v biases"});
+  }
+  SECTION("a bias of the wrong shape") {
+    const auto model = write_hf_model(
+        dir.path(), as_family("llama", "LlamaForCausalLM", true, {}, [](std::vector<Tensor>& ts) {
+          for (auto& t : ts)
+            if (t.name == "model.layers.0.self_attn.v_proj.bias") t.shape = {2, 4};
+        }));
+    expect_failure(run_model(dir, model), dir.path(), ExitCode::model,
+                   {"model.safetensors", "tensor 'model.layers.0.self_attn.v_proj.bias' has shape [2, 4]",
+                    "expected [8]"});
   }
 }
 

@@ -122,6 +122,48 @@ TEST_CASE("RoPE: frequencies, rotation, styles and the table", "[dense_units][ro
   }
 }
 
+TEST_CASE("RoPE scaling: linear and llama3 inverse frequencies as transformers computes them", "[dense_units][rope]") {
+  const int d = 64;
+  const float theta = 500000.0f;
+  SECTION("linear divides every frequency by the factor") {
+    const RopeScaling linear{RopeScalingType::linear, 4.0f};
+    for (int i = 0; i < d / 2; ++i) CHECK(rope_inv_freq(i, d, theta, linear) == rope_inv_freq(i, d, theta) / 4.0f);
+  }
+  SECTION("llama3: short wavelengths kept, long ones divided, a smooth blend between") {
+    const RopeScaling s{RopeScalingType::llama3, 8.0f, 1.0f, 4.0f, 64};
+    int high = 0, low = 0, medium = 0;
+    for (int i = 0; i < d / 2; ++i) {
+      // _compute_llama3_parameters in double.
+      const double inv = 1.0 / std::pow(static_cast<double>(theta), 2.0 * i / d);
+      const double wavelen = 2 * M_PI / inv;
+      double want = inv;
+      if (wavelen > 64.0 / 1.0) {
+        want = inv / 8.0, ++low;
+      } else if (wavelen >= 64.0 / 4.0) {
+        const double smooth = (64.0 / wavelen - 1.0) / (4.0 - 1.0);
+        want = (1 - smooth) * inv / 8.0 + smooth * inv, ++medium;
+      } else {
+        ++high;
+      }
+      CHECK(rope_inv_freq(i, d, theta, s) == Approx(want).epsilon(1e-6));
+    }
+    CHECK(high > 0);
+    CHECK(medium > 0);
+    CHECK(low > 0);
+  }
+  SECTION("the table and apply_rope agree bit for bit under scaling") {
+    const RopeScaling s{RopeScalingType::llama3, 8.0f, 1.0f, 4.0f, 16};
+    const RopeTable table(8, 10000.0f, 64, s);
+    const auto v = ramp(8, -0.4f, 0.13f);
+    for (int pos : {0, 5, 40, 63}) {
+      std::vector<float> a = v, b = v;
+      apply_rope(a, pos, 10000.0f, RopeStyle::rotate_half, nullptr, s);
+      table.apply(b, pos, RopeStyle::rotate_half, nullptr);
+      CHECK(a == b);
+    }
+  }
+}
+
 TEST_CASE("softmax is stable, sums to one and counts its operations", "[dense_units]") {
   std::vector<float> x = {1000.0f, 1001.0f, 999.0f, -1e30f};
   DenseOpCounts c;
