@@ -260,8 +260,11 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     RunFileContents f{cfg, em, accounts, totals, net.network()};
     for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
     // Footprint: the projections' weights (spiking or not) and the lm_head.
-    for (const LlamaLayer& l : model.layers)
+    for (const LlamaLayer& l : model.layers) {
       for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
+      for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
+        if (b->size() > 0) f.biases.push_back(b);
+    }
     f.weights.push_back(&model.lm_head);
     f.tokens = static_cast<std::uint64_t>(total);
     f.token_steps = token_steps;

@@ -62,7 +62,8 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
 // weights (docs/reference/neurobench.md): fp32 bytes and the fraction of
 // exact zeros, with the run's token count and the first step of each token
 // (token_steps[t] .. token_steps[t + 1] are token t's steps).
-void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights, std::uint64_t tokens,
+void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights,
+                     const std::vector<const Eigen::VectorXf*>& biases, std::uint64_t tokens,
                      const std::vector<std::uint64_t>& token_steps) {
   std::uint64_t count = 0, zeros = 0, bytes = 0;
   for (const MatrixRM* w : weights) {
@@ -70,6 +71,7 @@ void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weig
     zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
     bytes += stored_weight_bytes(*w);
   }
+  for (const Eigen::VectorXf* b : biases) bytes += static_cast<std::uint64_t>(b->size()) * DenseProjection::kBytesPerWeight;
   rec.write_attribute("/spikesim", "footprint_bytes", bytes);
   rec.write_attribute("/spikesim", "connection_sparsity",
                       count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
@@ -96,7 +98,7 @@ void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFil
   }
   write_network(rec, f.network);
   write_energy_model(rec, f.energy, cfg.energy.ac_convention);
-  write_run_shape(rec, f.weights, f.tokens, f.token_steps);
+  write_run_shape(rec, f.weights, f.biases, f.tokens, f.token_steps);
   write_accounts(rec, f.accounts, f.energy, cfg.energy.ac_convention);
   rec.write_op_counts("totals/run", f.totals.run);
   rec.write_op_counts("totals/dense_equivalent", f.totals.dense_equivalent);

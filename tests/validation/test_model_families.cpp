@@ -5,16 +5,23 @@
 // and the spiking run equal to the quantized one as for the other models.
 #include <catch2/catch.hpp>
 
+#include <hdf5.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/config/config.hpp"
 #include "io/formats/model_loader.hpp"
 #include "io/formats/token_file.hpp"
 #include "sim/perplexity.hpp"
+#include "sim/run_driver.hpp"
 #include "sim/transformer.hpp"
+#include "tests/support/raw_hdf5.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 
@@ -173,4 +180,44 @@ TEST_CASE("mistral-tiny: sliding-window attention matches the reference forward 
   // The window changes the result (96 tokens are well past 16).
   Transformer a(f.model, ForwardMode::dense, {}), b(unwindowed, ForwardMode::dense, {});
   CHECK((a.forward_sequence(f.row(0)) - b.forward_sequence(f.row(0))).cwiseAbs().maxCoeff() > 1e-3f);
+}
+
+TEST_CASE("llama3-tiny: a text prompt is tokenized with its tokenizer.json and the continuation decoded",
+          "[validation][families][tokenizer_json]") {
+  SPIKESIM_REQUIRE_SHARED(dir, "models/families/llama3-tiny");
+  SPIKESIM_REQUIRE_SHARED(ref_file, "models/families/llama3-tiny/tokenizer_reference.json");
+  // An English reference text of a few words: its ids are the reference's own.
+  const auto reference = read_json(ref_file);
+  const nlohmann::json* pick = nullptr;
+  for (const auto& e : reference) {
+    const auto& text = e.at("text").get_ref<const std::string&>();
+    const auto n = e.at("ids").size();
+    if (n >= 4 && n <= 24 && !text.empty() && std::isupper(static_cast<unsigned char>(text.front())) &&
+        std::all_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x80; }))
+      pick = &e;
+  }
+  REQUIRE(pick != nullptr);
+  test::TempDir out("families_prompt");
+  SimConfig cfg = default_config();
+  cfg.model.path = dir.string();
+  cfg.input.prompt = pick->at("text").get<std::string>();
+  cfg.input.generate = 3;
+  cfg.run.mode = ForwardMode::dense;
+  cfg.run.progress = false;
+  cfg.record.output = (out / "prompt.h5").string();
+  std::string streamed;
+  const RunOutcome o = run_simulation(cfg, [&](const std::string& piece) { streamed += piece; });
+
+  // BOS (config.json's bos_token_id: this tokenizer.json names none), the
+  // reference ids, then the generated ones.
+  test::RawFile f(out / "prompt.h5");
+  const auto tokens = test::dataset<float>(f, "/spikesim/tokens", H5T_NATIVE_FLOAT);
+  std::vector<int> expected = {128000};
+  for (const auto& id : pick->at("ids")) expected.push_back(id.get<int>());
+  REQUIRE(tokens.size() == expected.size() + 3);
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(static_cast<int>(tokens[i]) == expected[i]);
+  // The continuation is decoded text: what was streamed is what the summary holds.
+  CHECK(o.summary.contains("generated_text"));
+  CHECK(streamed.rfind(cfg.input.prompt, 0) == 0);
+  CHECK(streamed.size() > cfg.input.prompt.size());
 }
