@@ -58,6 +58,13 @@ struct OpCounts {
 // report (io/report/report.hpp) share.
 double activation_sparsity(const OpCounts& counts);
 
+// NeuroBench `Effective_MACs` of a run: multi-level spike events x fan-out
+// plus the MACs it still does densely (the dense lm_head, read-out and
+// score corrections), since NeuroBench counts every connection layer. The
+// one definition the run summary and the report share
+// (docs/reference/neurobench.md).
+inline std::uint64_t neurobench_effective_macs(const OpCounts& c) { return c.effective_macs + c.dense[DenseOp::mac]; }
+
 // The scalar fields of OpCounts with their names: the one list that the
 // JSON summaries, the report and the HDF5 attributes are written from.
 std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const OpCounts& c);

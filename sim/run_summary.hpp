@@ -35,7 +35,7 @@ struct RunTotals {
   EnergyBreakdown dense_energy;
   [[nodiscard]] double energy_ratio() const;         // run / dense (spikesim convention)
   [[nodiscard]] double activation_sparsity() const;  // spikesim::activation_sparsity(run), core/counters.hpp
-  [[nodiscard]] double bits_per_neuron_token() const;
+  [[nodiscard]] double spikes_per_neuron_token() const;
 };
 
 struct LayerTotals {

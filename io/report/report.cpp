@@ -606,7 +606,7 @@ RunReport read_run_report(const std::filesystem::path& path) {
   nb.dense = r.dense_equivalent.dense[DenseOp::mac];
   nb.effective_macs_synaptic = r.run.effective_macs;
   nb.effective_macs_dense_units = r.run.dense[DenseOp::mac];
-  nb.effective_macs = nb.effective_macs_synaptic + nb.effective_macs_dense_units;
+  nb.effective_macs = neurobench_effective_macs(r.run);
   nb.effective_acs = r.run.effective_acs;
   nb.activation_sparsity = activation_sparsity(r.run);
   nb.membrane_updates = r.run.membrane_updates;

@@ -87,6 +87,14 @@ TEST_CASE("report totals and NeuroBench figures equal the file", "[report]") {
   CHECK(j["neurobench"]["Footprint"].get<std::uint64_t>() == *nb.footprint_bytes);
   CHECK(j["neurobench"]["ConnectionSparsity"].get<double>() == *nb.connection_sparsity);
   CHECK(j["spikesim_figures"]["amplitude_acs"].get<std::uint64_t>() == u64(f, tr, "amplitude_acs"));
+  // `run --json` says the same under the same names (one definition per number).
+  const auto& run_nb = the_run().summary["neurobench"];
+  CHECK(run_nb["Effective_MACs"].get<std::uint64_t>() == nb.effective_macs);
+  CHECK(run_nb["Effective_MACs_synaptic"].get<std::uint64_t>() == nb.effective_macs_synaptic);
+  CHECK(run_nb["Effective_ACs"].get<std::uint64_t>() == nb.effective_acs);
+  CHECK(run_nb["Dense"].get<std::uint64_t>() == nb.dense);
+  CHECK(run_nb["MembraneUpdates"].get<std::uint64_t>() == nb.membrane_updates);
+  CHECK(run_nb["ActivationSparsity"].get<double>() == nb.activation_sparsity);
   CHECK(j["totals"]["energy"]["total_pj"].get<double>() == f64(f, "/spikesim/totals", "run_total_pj"));
   CHECK(j["tokens"].get<std::uint64_t>() == run.tokens);
   CHECK(j["model"]["format"].get<std::string>() == string_attribute(f, "/spikesim", "model_format"));
