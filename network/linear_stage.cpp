@@ -18,7 +18,7 @@ LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::v
                                                   encoder_.name(), w.name, w.bias->size(), w.weight->rows()));
   if (mode_ == ForwardMode::dense) return;
   for (const StageWeight& w : weights_) {
-    projections_.push_back(make_projection("dense f32", w.name, *w.weight));
+    projections_.push_back(make_projection(kLinearProjectionKind, w.name, *w.weight));
     projections_.back()->bind_groups(encoder_.group_of(), encoder_.groups());
     integrators_.emplace_back(encoder_.groups(), projections_.back()->d_out());
   }

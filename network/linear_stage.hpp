@@ -16,6 +16,10 @@
 
 namespace spikesim {
 
+// The projection kind linear stages build their weights with
+// (network/projection_kinds.hpp); run summaries report it.
+inline constexpr std::string_view kLinearProjectionKind = "dense f32";
+
 struct StageWeight {
   std::string name;       // projection name, e.g. "layer0.wq"
   const MatrixRM* weight; // [d_out x d_in]

@@ -81,7 +81,9 @@ nlohmann::json evaluate(const SimConfig& cfg) {
                       {"calibration_overlaps_evaluation", calib.overlaps_evaluation},
                       {"wall_s", wall}};
   if (mode == ForwardMode::spiking) {
-    const auto per_token = [&](double v) { return v / static_cast<double>(std::max<std::uint64_t>(1, net.tokens())); };
+    // Per predicted token, the tokens the perplexity is over (a window's
+    // first token is simulated but predicts nothing scored).
+    const auto per_token = [&](double v) { return v / static_cast<double>(std::max<std::uint64_t>(1, result.tokens)); };
     j["spikes"] = totals.run.spikes;
     j["synaptic_events"] = totals.run.synaptic_events;
     j["effective_acs"] = totals.run.effective_acs;

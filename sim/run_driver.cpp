@@ -88,7 +88,7 @@ Inputs inputs_for(const SimConfig& cfg, const LlamaModel& model) {
   return in;
 }
 
-RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
+RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em, std::chrono::steady_clock::time_point t0) {
   LinearStackSpec spec;
   spec.sizes.assign(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
   spec.bits = static_cast<unsigned>(cfg.encoding.bits);
@@ -130,7 +130,9 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em) {
   out.summary = to_json(totals);
   out.summary["workload"] = "linear_stack";
   out.summary["max_relative_error_vs_quantized"] = max_rel;
-  out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), 0);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.summary["wall_s"] = wall;
+  out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
   if (rec) {
     RunFileContents f{cfg, em, accounts, totals, stack.graph()};
     for (const auto* p : pops) f.populations.push_back({p, p->name()});
@@ -173,10 +175,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   const auto t0 = std::chrono::steady_clock::now();
   const EnergyModel em = energy_model_for(cfg);
   if (cfg.run.workload == Workload::linear_stack) {
-    RunOutcome out = run_linear_stack(cfg, em);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.summary["wall_s"] = wall;
-    return out;
+    return run_linear_stack(cfg, em, t0);
   }
 
   const LlamaModel model = model_for(cfg);
@@ -243,6 +242,18 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   RunOutcome out;
   out.summary = to_json(totals);
   out.summary["workload"] = "transformer";
+  // The settings, under eval --json's names.
+  const EncodingSpec& e = cfg.encoding;
+  out.summary["abits"] = e.bits;
+  out.summary["signed"] = e.is_signed;
+  out.summary["addbit"] = e.addbit;
+  out.summary["low_p"] = e.low_p;
+  out.summary["saliency"] = std::string(saliency_name(e.saliency));
+  out.summary["kv_spiking"] = e.kv_spiking;
+  out.summary["spike_lm_head"] = e.spike_lm_head;
+  out.summary["seed"] = cfg.run.seed;
+  out.summary["weights"] = std::string(kLinearProjectionKind);
+  out.summary["energy_preset"] = cfg.energy.preset;
   out.summary["model"] = model.source;
   out.summary["model_format"] = model.format;
   out.summary["accuracy"] = to_json(cmp);

@@ -113,8 +113,8 @@ void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFil
       for (const auto& [path, m] : {std::pair{"/spikesim/logits", t->logits}, std::pair{"/spikesim/dense_logits", t->dense_logits}})
         rec.write_matrix(path, m->data(), static_cast<std::size_t>(m->rows()), static_cast<std::size_t>(m->cols()));
     }
-    std::vector<float> toks(t->token_ids.begin(), t->token_ids.end());
-    rec.write_matrix("/spikesim/tokens", toks.data(), 1, toks.size());
+    const std::vector<std::uint32_t> ids(t->token_ids.begin(), t->token_ids.end());
+    rec.write_vector("/spikesim/tokens", ids);
   }
   rec.write_text("/spikesim/config", cfg.source_text);
   rec.write_text("/spikesim/summary", f.summary.dump(2));

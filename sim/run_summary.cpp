@@ -88,6 +88,7 @@ std::vector<LayerTotals> layer_totals(const std::vector<StageAccount>& accounts,
 }
 
 nlohmann::json to_json(const RunTotals& t) {
+  const bool spiking = t.mode == forward_mode_name(ForwardMode::spiking);
   return {{"mode", t.mode},
           {"tokens", t.tokens},
           {"neurons", t.neurons},
@@ -101,16 +102,17 @@ nlohmann::json to_json(const RunTotals& t) {
           {"energy_pj", t.energy.total_pj()},
           {"energy_neurobench_pj", t.energy_neurobench.total_pj()},
           {"dense_energy_pj", t.dense_energy.total_pj()},
-          {"energy_ratio", t.energy_ratio()},
-          {"activation_sparsity", t.activation_sparsity()},
-          {"spikes_per_neuron_token", t.spikes_per_neuron_token()},
+          // null where the figure is undefined: no dense energy, or no spike in a dense or quantized run.
+          {"energy_ratio", t.dense_energy.total_pj() > 0 ? nlohmann::json(t.energy_ratio()) : nlohmann::json()},
+          {"activation_sparsity", spiking ? nlohmann::json(t.activation_sparsity()) : nlohmann::json()},
+          {"spikes_per_neuron_token", spiking ? nlohmann::json(t.spikes_per_neuron_token()) : nlohmann::json()},
           // The NeuroBench names, each as the report computes it (core/counters.hpp).
           {"neurobench", {{"Effective_MACs", neurobench_effective_macs(t.run)},
                           {"Effective_MACs_synaptic", t.run.effective_macs},
                           {"Effective_MACs_dense_units", t.run.dense[DenseOp::mac]},
                           {"Effective_ACs", t.run.effective_acs},
                           {"Dense", t.dense_equivalent.dense[DenseOp::mac]},
-                          {"ActivationSparsity", t.activation_sparsity()},
+                          {"ActivationSparsity", spiking ? nlohmann::json(t.activation_sparsity()) : nlohmann::json()},
                           {"MembraneUpdates", t.run.membrane_updates}}},
           {"run", to_json(t.run)},
           {"dense_equivalent", to_json(t.dense_equivalent)},
@@ -134,30 +136,35 @@ std::string format_summary(const RunTotals& t, const std::vector<LayerTotals>& l
   };
   auto num = [](double v) { return fmt::format("{:.4g}", v); };
   s += fmt::format("spikesim run summary ({} mode, {} tokens)\n", t.mode, t.tokens);
+  // Dense and quantized runs emit no spike: what only spikes define is n/a
+  // there, not 0.
+  const bool spiking = t.mode == forward_mode_name(ForwardMode::spiking);
+  auto count = [&](std::uint64_t v) { return spiking ? fmt::format("{}", v) : std::string("n/a"); };
   line("neurons (GIF)", fmt::format("{}", t.neurons));
-  line("spikes", fmt::format("{}", t.run.spikes));
-  line("activation sparsity", fmt::format("{:.3f}", t.activation_sparsity()));
-  line("synaptic events", fmt::format("{}", t.run.synaptic_events));
-  line("ACs (amplitude units)", fmt::format("{}", t.run.amplitude_acs));
-  line("ACs (shift-add)", fmt::format("{}", t.run.shift_add_acs));
-  line("Effective_ACs (NeuroBench)", fmt::format("{}", t.run.effective_acs));
+  line("spikes", count(t.run.spikes));
+  line("activation sparsity", spiking ? fmt::format("{:.3f}", t.activation_sparsity()) : "n/a");
+  line("synaptic events", count(t.run.synaptic_events));
+  line("ACs (amplitude units)", count(t.run.amplitude_acs));
+  line("ACs (shift-add)", count(t.run.shift_add_acs));
+  line("Effective_ACs (NeuroBench)", count(t.run.effective_acs));
   line("Effective_MACs (NeuroBench)", fmt::format("{}", neurobench_effective_macs(t.run)));
-  line("  of which multi-level spikes", fmt::format("{}", t.run.effective_macs));
+  line("  of which multi-level spikes", count(t.run.effective_macs));
   line("dense-unit ops in the run", fmt::format("{}", t.run.dense.total()));
   line("dense-equivalent MACs", fmt::format("{}", t.dense_equivalent.dense[DenseOp::mac]));
   line("energy, spiking (pJ)", num(t.energy.total_pj()));
   line("energy, spiking NeuroBench (pJ)", num(t.energy_neurobench.total_pj()));
   line("energy, dense equivalent (pJ)", num(t.dense_energy.total_pj()));
-  line("energy ratio spiking / dense", fmt::format("{:.4f}", t.energy_ratio()));
+  line("energy ratio spiking / dense", t.dense_energy.total_pj() > 0 ? fmt::format("{:.4f}", t.energy_ratio()) : "n/a");
   line("wall time (s)", fmt::format("{:.3f}", wall_s));
   if (!layers.empty()) {
     s += fmt::format("\n  {:<10} {:>12} {:>16} {:>14} {:>14} {:>8}\n", "layer", "spikes", "synaptic ev.",
                      "energy pJ", "dense pJ", "ratio");
     for (const LayerTotals& l : layers) {
       const double d = l.dense_energy.total_pj();
-      s += fmt::format("  {:<10} {:>12} {:>16} {:>14.4g} {:>14.4g} {:>8.4f}\n",
-                       l.layer < 0 ? std::string("other") : fmt::format("layer{}", l.layer), l.run.spikes,
-                       l.run.synaptic_events, l.energy.total_pj(), d, d > 0 ? l.energy.total_pj() / d : 0.0);
+      s += fmt::format("  {:<10} {:>12} {:>16} {:>14.4g} {:>14.4g} {:>8}\n",
+                       l.layer < 0 ? std::string("other") : fmt::format("layer{}", l.layer), count(l.run.spikes),
+                       count(l.run.synaptic_events), l.energy.total_pj(), d,
+                       d > 0 ? fmt::format("{:.4f}", l.energy.total_pj() / d) : std::string("n/a"));
     }
   }
   return s;

@@ -432,8 +432,9 @@ RunReport read_run_report(const std::filesystem::path& path) {
   if (h5::exists(f, "/spikesim") && h5::has_attribute(f, "/spikesim", "tokens"))
     r.tokens = h5::read_attribute<std::uint64_t>(f, "/spikesim", "tokens");
   else if (h5::exists(f, "/spikesim/tokens")) {
+    // uint32 [tokens]; files before it stored float [1 x tokens].
     const auto shape = h5::dataset_shape(f, "/spikesim/tokens");
-    if (shape.size() == 2) r.tokens = shape[1];
+    if (!shape.empty()) r.tokens = shape.back();
   }
   if (h5::exists(f, "/spikesim/config")) r.config_text = h5::read_string_dataset(f, "/spikesim/config");
 

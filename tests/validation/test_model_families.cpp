@@ -211,11 +211,11 @@ TEST_CASE("llama3-tiny: a text prompt is tokenized with its tokenizer.json and t
   // BOS (config.json's bos_token_id: this tokenizer.json names none), the
   // reference ids, then the generated ones.
   test::RawFile f(out / "prompt.h5");
-  const auto tokens = test::dataset<float>(f, "/spikesim/tokens", H5T_NATIVE_FLOAT);
+  const auto tokens = test::dataset<std::uint32_t>(f, "/spikesim/tokens", H5T_NATIVE_UINT32);
   std::vector<int> expected = {128000};
   for (const auto& id : pick->at("ids")) expected.push_back(id.get<int>());
   REQUIRE(tokens.size() == expected.size() + 3);
-  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(static_cast<int>(tokens[i]) == expected[i]);
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(tokens[i] == static_cast<std::uint32_t>(expected[i]));
   // The continuation is decoded text: what was streamed is what the summary holds.
   CHECK(o.summary.contains("generated_text"));
   CHECK(streamed.rfind(cfg.input.prompt, 0) == 0);

@@ -1,0 +1,108 @@
+// One number, one definition: what `run` and `eval` print is defined where
+// it is printed, and undefined figures say so (n/a, null) instead of 0.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <string>
+#include <vector>
+
+#include "io/config/config.hpp"
+#include "io/formats/token_file.hpp"
+#include "sim/run_driver.hpp"
+#include "tests/support/raw_hdf5.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace spikesim;
+
+namespace {
+
+SimConfig small(const std::string& extra, const test::TempDir& dir) {
+  const std::string toml = "[run]\ntokens = 5\nprogress = false\n"
+                           "[generated]\ndim = 32\nhidden_dim = 48\nlayers = 1\nheads = 2\nkv_heads = 1\n"
+                           "vocab = 40\nmax_seq_len = 16\n"
+                           "[record]\noutput = \"" +
+                           (dir / "out.h5").string() + "\"\n" + extra;
+  return parse_config(toml, "test_summary.toml");
+}
+
+}  // namespace
+
+TEST_CASE("summary: a dense run prints n/a and null for what only spikes define", "[summary]") {
+  test::TempDir dir("summary_dense");
+  const RunOutcome o = run_simulation(small("", dir));  // spiking, for contrast
+  CHECK(o.summary["activation_sparsity"].is_number());
+  CHECK(o.table.find("n/a") == std::string::npos);
+  for (const char* mode : {"dense", "quantized"}) {
+    INFO(mode);
+    SimConfig c = small("", dir);
+    c.run.mode = parse_forward_mode(mode);
+    const RunOutcome d = run_simulation(c);
+    CHECK(d.summary["activation_sparsity"].is_null());
+    CHECK(d.summary["spikes_per_neuron_token"].is_null());
+    CHECK(d.summary["neurobench"]["ActivationSparsity"].is_null());
+    CHECK(d.summary["energy_ratio"].is_number());  // dense energy exists
+    for (const char* line : {"spikes", "activation sparsity", "synaptic events", "Effective_ACs (NeuroBench)"}) {
+      INFO(line);
+      const auto at = d.table.find(std::string("  ") + line + " ");
+      REQUIRE(at != std::string::npos);
+      CHECK(d.table.substr(at, d.table.find('\n', at) - at).find("n/a") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("summary: run --json carries the settings under eval's names, and token ids are integers", "[summary]") {
+  test::TempDir dir("summary_settings");
+  SimConfig c = small("", dir);
+  c.encoding.bits = 3;
+  c.encoding.is_signed = true;
+  c.run.seed = 7;
+  const RunOutcome o = run_simulation(c);
+  CHECK(o.summary["abits"] == 3);
+  CHECK(o.summary["signed"] == true);
+  CHECK(o.summary["addbit"] == 1);
+  CHECK(o.summary["low_p"] == 0.9);
+  CHECK(o.summary["saliency"] == "hessian");
+  CHECK(o.summary["kv_spiking"] == true);
+  CHECK(o.summary["seed"] == 7);
+  CHECK(o.summary["weights"] == "dense f32");
+  test::RawFile f(dir / "out.h5");
+  const hid_t d = H5Dopen2(f.id, "/spikesim/tokens", H5P_DEFAULT);
+  REQUIRE(d >= 0);
+  const hid_t t = H5Dget_type(d);
+  CHECK(H5Tget_class(t) == H5T_INTEGER);
+  H5Tclose(t);
+  H5Dclose(d);
+  CHECK(test::dataset<std::uint32_t>(f, "/spikesim/tokens", H5T_NATIVE_UINT32).size() == 5);
+}
+
+TEST_CASE("summary: the linear stack's table prints its wall time", "[summary]") {
+  test::TempDir dir("summary_stack");
+  SimConfig c = small("", dir);
+  c.run.workload = Workload::linear_stack;
+  c.linear_stack.sizes = {64, 128, 64};
+  c.run.tokens = 8;
+  const RunOutcome o = run_simulation(c);
+  const double wall = o.summary["wall_s"].get<double>();
+  CHECK(wall > 0);
+  CHECK(o.table.find(fmt::format("{:.3f}", wall)) != std::string::npos);
+}
+
+TEST_CASE("summary: eval's per-token figures are per predicted token", "[summary][eval]") {
+  test::TempDir dir("summary_eval");
+  std::vector<int> tokens(2 * 8 + 1);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int>((i * 7 + 1) % 256);
+  write_token_file(dir / "tokens.i32", tokens);
+  const auto o = test::run_spikesim({"eval", "--model", "generated", "--tokens", (dir / "tokens.i32").string(),
+                                     "--windows", "2", "--seq", "8", "--mode", "spiking", "--json"},
+                                    dir.path());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  const auto j = nlohmann::json::parse(o.out);
+  const auto predicted = j["tokens"].get<double>();
+  CHECK(predicted == 16);  // 2 windows predict 8 tokens each, from 9 simulated
+  CHECK(j["spikes_per_token"].get<double>() == Approx(j["spikes"].get<double>() / predicted));
+  CHECK(j["energy_pj_per_token"].get<double>() == Approx(j["energy_pj"].get<double>() / predicted));
+}
