@@ -149,8 +149,23 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em, std::ch
 
 }  // namespace
 
+namespace {
+
+// A missing model names the key that gave it and the way to change it.
+void check_model_path(const SimConfig& cfg) {
+  std::error_code ec;
+  if (std::filesystem::exists(cfg.model.path, ec)) return;
+  throw Error(ExitCode::model,
+              fmt::format("{}: no such file or directory (key 'model.path' of {}); correct it there, or override "
+                          "it with --set model.path=PATH (the examples find models at $SPIKESIM_MODELS)",
+                          cfg.model.path, cfg.source_name.empty() ? "the config" : cfg.source_name));
+}
+
+}  // namespace
+
 LlamaConfig model_config_for(const SimConfig& cfg) {
   if (cfg.model.path == "generated") return generated_config(cfg.generated);
+  check_model_path(cfg);
   return peek_model_config(cfg.model.path);
 }
 
@@ -166,6 +181,7 @@ LlamaModel model_for(const SimConfig& cfg) {
   if (cfg.model.path == "generated") {
     return generate_model(cfg.generated);
   }
+  check_model_path(cfg);
   LoadOptions opts;
   opts.allow_non_finite = cfg.model.allow_non_finite;
   return load_model(cfg.model.path, opts);

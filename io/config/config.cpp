@@ -7,6 +7,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -497,8 +499,11 @@ std::string apply_override(const std::string& text, SimConfig& config, KeyLocati
 
   std::optional<ConfigValue> value;
   std::string problem;
-  if (key->type == ConfigType::string && (node == nullptr || !node->is_string()) && !quoted) {
-    value = raw;  // a bare word
+  if (key->type == ConfigType::string && (node == nullptr || !node->is_string()) &&
+      (!quoted || key->choices.empty())) {
+    // A bare word; or free text that starts with a quote without being a
+    // TOML string (--set 'input.prompt="Hello," she said.'): taken as it is.
+    value = raw;
   } else if (key->type == ConfigType::string_list && node == nullptr && !raw.starts_with('[') && !quoted) {
     std::vector<std::string> items;  // a bare comma-separated list
     std::string_view rest = raw;
@@ -603,6 +608,57 @@ std::string allowed_text(const ConfigKey& key) {
   return "?";
 }
 
+// ${NAME} and ${NAME:-default} in a path the config file gives, so that an
+// example can name where models live without naming a machine's folders.
+std::string expand_variables(const std::string& value, std::string_view key, const std::string& where) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const std::size_t open = value.find("${", i);
+    if (open == std::string::npos) {
+      out += value.substr(i);
+      break;
+    }
+    out += value.substr(i, open - i);
+    const std::size_t close = value.find('}', open);
+    if (close == std::string::npos)
+      throw Error(ExitCode::config, fmt::format("{}: key '{}' = '{}': '${{' without a closing '}}'", where, key, value));
+    const std::string inner = value.substr(open + 2, close - open - 2);
+    const std::size_t dash = inner.find(":-");
+    const std::string name = inner.substr(0, dash);
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }))
+      throw Error(ExitCode::config,
+                  fmt::format("{}: key '{}' = '{}': '${{{}}}' is not a variable name", where, key, value, inner));
+    const char* env = std::getenv(name.c_str());
+    if (env != nullptr && *env != '\0')
+      out += env;
+    else if (dash != std::string::npos)
+      out += inner.substr(dash + 2);
+    else
+      throw Error(ExitCode::config,
+                  fmt::format("{}: key '{}' = '{}' uses ${{{}}}, which is not set: export {}=/path/to/it, or "
+                              "override the key with --set {}=PATH",
+                              where, key, value, name, name, key));
+    i = close + 1;
+  }
+  return out;
+}
+
+// Input paths the file sets: variables expanded, then taken from the file's folder.
+void resolve_input_paths(SimConfig& config, const std::filesystem::path& folder, const KeyLocations& where) {
+  for (const auto& key : config_schema()) {
+    if (!key.input_path) continue;
+    const auto at = where.find(key.name);
+    if (at == where.end()) continue;  // a default, not the file's
+    std::string value = std::get<std::string>(key.get(config, key));
+    if (value.empty() || (key.name == "model.path" && value == "generated")) continue;
+    value = expand_variables(value, key.name, at->second);
+    std::filesystem::path p(value);
+    if (p.is_relative()) p = (std::filesystem::absolute(folder) / p).lexically_normal();
+    key.set(config, key, p.string());
+  }
+}
+
 }  // namespace
 
 // ---- Public API -------------------------------------------------------------------
@@ -622,7 +678,7 @@ std::vector<std::string> config_sections() {
 }
 
 bool SimConfig::same_settings(const SimConfig& o) const {
-  return run == o.run && model == o.model && input == o.input && generated == o.generated &&
+  return run == o.run && model == o.model && input == o.input && eval == o.eval && generated == o.generated &&
          linear_stack == o.linear_stack && encoding == o.encoding && energy == o.energy && record == o.record;
 }
 
@@ -636,6 +692,11 @@ SimConfig default_config() {
 
 SimConfig parse_config(std::string_view toml_text, const std::string& source_name,
                        const std::vector<std::string>& overrides) {
+  return parse_config_in(toml_text, source_name, {}, overrides);
+}
+
+SimConfig parse_config_in(std::string_view toml_text, const std::string& source_name,
+                          const std::filesystem::path& folder, const std::vector<std::string>& overrides) {
   toml::table doc;
   try {
     doc = toml::parse(toml_text, std::string_view(source_name));
@@ -648,6 +709,7 @@ SimConfig parse_config(std::string_view toml_text, const std::string& source_nam
   SimConfig config = default_config();
   KeyLocations where;
   apply_document(doc, source_name, config, where);
+  if (!folder.empty()) resolve_input_paths(config, folder, where);
 
   std::vector<Problem> problems;
   for (const auto& o : overrides) {
@@ -655,6 +717,18 @@ SimConfig parse_config(std::string_view toml_text, const std::string& source_nam
     if (!problem.empty()) problems.push_back({problems.size(), "--set: " + problem});
   }
   if (!problems.empty()) throw_problems(std::move(problems));
+  // A prompt given with --set replaces the config's token file (and a token
+  // file the config's prompt): the user asked for this input now.
+  for (const auto& [set, other] : {std::pair{"input.prompt", "input.token_file"},
+                                   std::pair{"input.token_file", "input.prompt"}}) {
+    const auto s = where.find(set), o = where.find(other);
+    if (s == where.end() || s->second != "--set" || (o != where.end() && o->second == "--set")) continue;
+    const ConfigKey* key = find_key(set);
+    if (std::get<std::string>(key->get(config, *key)).empty()) continue;
+    const ConfigKey* replaced = find_key(other);
+    replaced->set(config, *replaced, std::string());
+    if (o != where.end()) where.erase(o);
+  }
 
   check_rules(config, source_name, where);
   config.source_name = source_name;
@@ -670,7 +744,7 @@ SimConfig load_config(const std::filesystem::path& file, const std::vector<std::
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw Error(ExitCode::config, fmt::format("{}: cannot read config file", file.string()));
-  return parse_config(text.str(), file.string(), overrides);
+  return parse_config_in(text.str(), file.string(), file.parent_path(), overrides);
 }
 
 void validate_config(const SimConfig& config) {

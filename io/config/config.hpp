@@ -144,6 +144,12 @@ SimConfig default_config();
 // Parses TOML text; `source_name` prefixes error messages ("<source_name>:<line>: ...").
 SimConfig parse_config(std::string_view toml_text, const std::string& source_name,
                        const std::vector<std::string>& overrides = {});
+// parse_config for the text of a config file in `folder`: input paths the
+// text sets are expanded and resolved against `folder` (absolute, so the
+// effective config works from anywhere); --set values are the user's, taken
+// from the working directory as they are.
+SimConfig parse_config_in(std::string_view toml_text, const std::string& source_name,
+                          const std::filesystem::path& folder, const std::vector<std::string>& overrides = {});
 // Checks a config built in code against the schema and the cross-key rules;
 // throws Error(config) naming the key. parse_config and load_config already do.
 void validate_config(const SimConfig& config);
@@ -167,6 +173,9 @@ using ConfigValue = std::variant<bool, std::int64_t, double, std::string, std::v
 struct ConfigKey {
   std::string_view name;  // "section.key"
   ConfigType type = ConfigType::boolean;
+  // A file the run reads: in a config file, ${VAR} / ${VAR:-default} are
+  // expanded and a relative path is taken from the config file's folder.
+  bool input_path = false;
   ConfigValue default_value;
   // integer and int_list (per entry): inclusive range
   std::int64_t int_min = 0, int_max = 0;

@@ -152,6 +152,14 @@ ConfigKey text(std::string_view name, std::string_view def, std::string_view mea
   return bound<S, M>(k);
 }
 
+// A file the run reads (ConfigKey::input_path).
+template <auto S, auto M>
+ConfigKey input_path(std::string_view name, std::string_view def, std::string_view meaning) {
+  ConfigKey k = text<S, M>(name, def, meaning);
+  k.input_path = true;
+  return k;
+}
+
 // For an enum field, `choices` lists the enumerators' names in enum order.
 template <auto S, auto M>
 ConfigKey choice(std::string_view name, std::string_view def, std::vector<std::string_view> choices,
@@ -217,16 +225,16 @@ std::vector<ConfigKey> make_schema() {
       boolean<&C::run, &Run::progress>("run.progress", true,
                                        "Progress bar on stderr when stderr is a terminal."),
       // [model]
-      text<&C::model, &Model::path>("model.path", "generated",
+      input_path<&C::model, &Model::path>("model.path", "generated",
                                     "\"generated\" (a model built from [generated]), a Hugging Face folder "
                                     "(config.json + model.safetensors) or a llama2.c .bin file."),
-      text<&C::model, &Model::tokenizer>("model.tokenizer", "",
+      input_path<&C::model, &Model::tokenizer>("model.tokenizer", "",
                                          "sentencepiece tokenizer.model; \"\" = <model.path>/tokenizer.model "
                                          "when present."),
       boolean<&C::model, &Model::allow_non_finite>(
           "model.allow_non_finite", false, "Accept NaN/Inf weights instead of failing (exit code 8)."),
       // [input]
-      text<&C::input, &In::token_file>(
+      input_path<&C::input, &In::token_file>(
           "input.token_file", "", "Little-endian int32 token file; \"\" = tokens generated from run.seed."),
       integer<&C::input, &In::offset>("input.offset", 0, 0, kNoMax,
                                       "Index of the first token taken from the file."),
@@ -286,8 +294,7 @@ std::vector<ConfigKey> make_schema() {
       integer<&C::encoding, &Enc::calib_windows>(
           "encoding.calib_windows", 4, 0, k1M,
           "Calibration windows (token sequences) used to measure saliency."),
-      text<&C::encoding, &Enc::calib_file>(
-          "encoding.calib_file", "",
+      input_path<&C::encoding, &Enc::calib_file>("encoding.calib_file", "",
           "Calibration token file (little-endian int32); \"\" = the run's token source."),
       // [energy]
       choice<&C::energy, &En::preset>("energy.preset", "45nm", {"45nm", "loihi"},
