@@ -7,6 +7,7 @@
 #include "io/formats/token_file.hpp"
 #include "sim/interrupt.hpp"
 #include "sim/perplexity.hpp"
+#include "sim/progress.hpp"
 #include "sim/run_driver.hpp"
 #include "sim/run_summary.hpp"
 
@@ -21,8 +22,10 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   if (cfg.input.token_file.empty())
     throw Error(ExitCode::usage, "eval: needs a token file (--tokens, or key input.token_file)");
-  // load
+  Progress progress(cfg.run.progress, "eval");
+  progress.phase("load", cfg.model.path);
   const LlamaModel model = model_for(cfg);
+  log_model(model);
   // tokens
   const TokenLayout layout = eval_layout(cfg);
   const auto all = read_token_file(cfg.input.token_file, model.config.vocab_size);
@@ -39,11 +42,15 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const Calibration calib = calibration_for(cfg, model, all, layout, windows);
   if (calib.overlaps_evaluation)
     spdlog::warn("eval: token file has no sequences after the evaluated ones; calibration reuses evaluated ones");
+  progress.phase("calibrate", calibration_text(cfg, calib));
   const SaliencyPlan plan = calibrate(cfg, model, calib);
   // simulate
   const ForwardMode mode = cfg.run.mode;
   Transformer net(model, mode, cfg.encoding, plan);
   PerplexityResult result;
+  const std::uint64_t total = windows * layout.length;
+  progress.phase("simulate", fmt::format("{} {} of {} tokens in {} mode", windows, cfg.eval.rows ? "rows" : "windows",
+                                         layout.length, forward_mode_name(mode)));
   for (std::size_t w = 0; w < windows; ++w) {
     const auto seq = layout.sequence(all, w);
     // net.forward_sequence, with a check for SIGINT/SIGTERM at every position.
@@ -55,6 +62,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
             fmt::format("at window {} of {}, position {}; nothing was written", w + 1, windows, t));
       net.forward(seq[t], static_cast<int>(t),
                   std::span<float>(logits.row(static_cast<Eigen::Index>(t)).data(), model.config.vocab_size));
+      progress.tokens(w * layout.length + t + 1, total);
     }
     result += sequence_nll(logits, seq);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/logging.hpp"
 #include "core/random.hpp"
 #include "io/formats/token_file.hpp"
 
@@ -63,6 +64,30 @@ Calibration calibration_for(const SimConfig& cfg, const LlamaModel& model, const
 SaliencyPlan calibrate(const SimConfig& cfg, const LlamaModel& model, const Calibration& calibration) {
   if (cfg.run.mode == ForwardMode::dense) return {};
   return compute_saliency_plan(model, cfg.encoding, calibration.sequences);
+}
+
+void log_model(const LlamaModel& m) {
+  const LlamaConfig& c = m.config;
+  const std::uint64_t params = parameter_count(m);
+  // Every loader widens to fp32 today (network/llama/model.hpp).
+  spdlog::info("model: {} ({}), {} layers, d {}, d_ff {}, {} heads / {} KV heads, vocab {}; {} parameters, {:.1f} MiB "
+               "as fp32",
+               m.source, m.format, c.n_layers, c.dim, c.hidden_dim, c.n_heads, c.n_kv_heads, c.vocab_size, params,
+               static_cast<double>(params) * 4.0 / (1024.0 * 1024.0));
+}
+
+std::string calibration_text(const SimConfig& cfg, const Calibration& calibration) {
+  if (cfg.run.mode == ForwardMode::dense) return "none (dense mode)";
+  if (cfg.encoding.saliency == SaliencyMethod::uniform || cfg.encoding.addbit == 0)
+    return "none (uniform steps)";
+  std::size_t tokens = 0;
+  for (const auto& s : calibration.sequences) tokens += s.size();
+  const std::string source = !cfg.encoding.calib_file.empty()   ? cfg.encoding.calib_file
+                             : !cfg.input.token_file.empty()     ? cfg.input.token_file
+                                                                 : std::string("seeded token ids");
+  return fmt::format("{} saliency from {} sequences ({} tokens) of {}{}", saliency_name(cfg.encoding.saliency),
+                     calibration.sequences.size(), tokens, source,
+                     calibration.overlaps_evaluation ? ", reusing evaluated ones" : "");
 }
 
 EnergyModel energy_model_for(const SimConfig& cfg) {

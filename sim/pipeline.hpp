@@ -14,6 +14,7 @@
 // One rule picks calibration sequences for both commands, so `run` on a
 // token file and `eval` over the same windows calibrate alike.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/energy_model.hpp"
@@ -56,6 +57,11 @@ SaliencyPlan calibrate(const SimConfig& config, const LlamaModel& model, const C
 
 // The energy model of [energy].
 EnergyModel energy_model_for(const SimConfig& config);
+
+// -v: what was loaded (format, source, shape, parameters and bytes held).
+void log_model(const LlamaModel& model);
+// "4 sequences of 256 tokens from <source>" (or "none: dense mode", ...), for logs.
+std::string calibration_text(const SimConfig& config, const Calibration& calibration);
 
 // Seeded token ids for generated input: BOS, then ids drawn uniformly.
 std::vector<int> seeded_tokens(std::uint64_t seed, std::size_t n, int vocab, int bos);

@@ -20,6 +20,7 @@
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/pipeline.hpp"
+#include "sim/progress.hpp"
 #include "sim/run_file_writer.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"
@@ -194,10 +195,14 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     return run_linear_stack(cfg, em, t0);
   }
 
+  Progress progress(cfg.run.progress, "run");
+  progress.phase("load", cfg.model.path);
   const LlamaModel model = model_for(cfg);
+  log_model(model);
   Inputs in = inputs_for(cfg, model);
   const EncodingSpec& enc = cfg.encoding;
   const ForwardMode mode = cfg.run.mode;
+  progress.phase("calibrate", calibration_text(cfg, in.calibration));
   const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
 
   std::optional<Hdf5Recorder> rec;
@@ -211,7 +216,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   std::vector<int> seq = in.tokens;
   const std::size_t total = seq.size() + static_cast<std::size_t>(cfg.input.generate);
   MatrixRM logits(static_cast<Eigen::Index>(total), vocab), ref_logits(static_cast<Eigen::Index>(total), vocab);
-  const bool progress = cfg.run.progress && isatty(STDERR_FILENO);
+  progress.phase("simulate", fmt::format("{} tokens in {} mode, with the dense reference on the same tokens", total,
+                                         forward_mode_name(mode)));
   std::string text;
   std::vector<std::uint64_t> spikes_per_token;
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
@@ -242,9 +248,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       if (echo && now.size() > text.size() && now.compare(0, text.size(), text) == 0) echo(now.substr(text.size()));
       text = now;
     }
-    if (progress) fmt::print(stderr, "\r[spikesim] token {}/{}", pos + 1, total);
+    progress.tokens(pos + 1, total);
   }
-  if (progress) fmt::print(stderr, "\n");
   stop_if_interrupted(cfg, total, total);  // from here on the file is completed, not abandoned
   token_steps.push_back(net.simulator().now());
 
@@ -284,6 +289,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
                            "KL {:.4g} nats\n  perplexity on these tokens: run {:.4f}, dense {:.4f}\n",
                            cmp.max_abs_diff, cmp.mean_cosine, cmp.top1_agreement, cmp.mean_kl, ppl.ppl(), ref_ppl.ppl());
   if (rec) {
+    progress.phase("write", cfg.record.output);
     RunFileContents f{cfg, em, accounts, totals, net.network()};
     for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
     // Footprint: the projections' weights (spiking or not) and the lm_head.

@@ -74,4 +74,13 @@ void validate_model(const LlamaModel& m) {
   }
 }
 
+std::uint64_t parameter_count(const LlamaModel& m) {
+  auto n = [](const auto& x) { return static_cast<std::uint64_t>(x.size()); };
+  std::uint64_t total = n(m.embedding) + n(m.final_norm) + n(m.lm_head);
+  for (const LlamaLayer& l : m.layers)
+    total += n(l.attn_norm) + n(l.wq) + n(l.wk) + n(l.wv) + n(l.wo) + n(l.bq) + n(l.bk) + n(l.bv) + n(l.bo) +
+             n(l.ffn_norm) + n(l.w_gate) + n(l.w_up) + n(l.w_down);
+  return total;
+}
+
 }  // namespace spikesim

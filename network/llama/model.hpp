@@ -88,4 +88,8 @@ struct LlamaModel {
 // the generated model and the forwards, so a hand-edited model fails early.
 void validate_model(const LlamaModel& model);
 
+// Parameters held: every matrix and vector of the model (a tied lm_head counts
+// once per copy held).
+std::uint64_t parameter_count(const LlamaModel& model);
+
 }  // namespace spikesim

@@ -62,7 +62,7 @@ std::string key_of(const std::string& override_text) { return override_text.subs
 // The config an eval command line describes.
 SimConfig eval_config(const std::vector<std::pair<std::string, std::string>>& flags,
                       const std::vector<std::string>& sets) {
-  std::vector<std::string> overrides = {"run.mode=dense", "record.enabled=false", "run.progress=false"};
+  std::vector<std::string> overrides = {"run.mode=dense", "record.enabled=false"};
   std::map<std::string, std::string> from_set;
   for (const auto& s : sets) {
     from_set[key_of(s)] = s;

@@ -105,4 +105,18 @@ TEST_CASE("summary: eval's per-token figures are per predicted token", "[summary
   CHECK(predicted == 16);  // 2 windows predict 8 tokens each, from 9 simulated
   CHECK(j["spikes_per_token"].get<double>() == Approx(j["spikes"].get<double>() / predicted));
   CHECK(j["energy_pj_per_token"].get<double>() == Approx(j["energy_pj"].get<double>() / predicted));
+  CHECK(o.err.find("eval: load") == std::string::npos);  // quiet without -v
+
+  SECTION("-v after the subcommand logs the phases and what was loaded") {
+    const auto v = test::run_spikesim({"eval", "-v", "--model", "generated", "--tokens",
+                                       (dir / "tokens.i32").string(), "--windows", "2", "--seq", "8", "--mode",
+                                       "spiking"},
+                                      dir.path());
+    REQUIRE(v.code == 0);
+    for (const char* needle : {"eval: load: generated", "model: generated:", "parameters", "eval: calibrate:",
+                               "eval: simulate: 2 windows of 9 tokens in spiking mode"}) {
+      INFO(needle << "\n" << v.err);
+      CHECK(v.err.find(needle) != std::string::npos);
+    }
+  }
 }
