@@ -14,7 +14,7 @@ namespace spikesim::cli {
 void add_report_command(CLI::App& app) {
   struct Options {
     std::string file, html;
-    bool json = false;
+    bool json = false, text = false;
     std::size_t top = 5;
   };
   auto o = std::make_shared<Options>();
@@ -24,7 +24,9 @@ void add_report_command(CLI::App& app) {
       "most active and most energy-hungry populations");
   cmd->add_option("file", o->file, "HDF5 file written by spikesim run")->required();
   cmd->add_flag("--json", o->json, "Print the report as JSON instead of text");
-  cmd->add_option("--html", o->html, "Also write a self-contained HTML page with the plots inlined");
+  cmd->add_option("--html", o->html, "Write a self-contained HTML page with the plots inlined (instead of the text, "
+                                     "unless --text)");
+  cmd->add_flag("--text", o->text, "Print the text report too (with --html)");
   cmd->add_option("--top", o->top, "How many populations the top lists show")->check(CLI::Range(1, 1000));
   cmd->callback([o] {
     const RunReport report = read_run_report(o->file);
@@ -37,9 +39,11 @@ void add_report_command(CLI::App& app) {
     }
     if (o->json) {
       std::cout << report_json(report, o->top).dump(2) << "\n";
-    } else {
+    } else if (o->html.empty() || o->text) {
       std::cout << format_report_text(report, o->top);
       if (!o->html.empty()) std::cout << "\n  html: " << o->html << "\n";
+    } else {
+      std::cout << "html: " << o->html << "\n";
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -119,4 +120,18 @@ TEST_CASE("summary: eval's per-token figures are per predicted token", "[summary
       CHECK(v.err.find(needle) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("summary: report --html writes the page and prints only where, unless --text", "[summary][report]") {
+  test::TempDir dir("summary_html");
+  (void)run_simulation(small("", dir));
+  const std::string file = (dir / "out.h5").string(), html = (dir / "r.html").string();
+  const auto only = test::run_spikesim({"report", file, "--html", html}, dir.path());
+  REQUIRE(only.code == 0);
+  CHECK(only.out == "html: " + html + "\n");
+  CHECK(std::filesystem::file_size(html) > 1000);
+  const auto both = test::run_spikesim({"report", file, "--html", html, "--text"}, dir.path());
+  REQUIRE(both.code == 0);
+  CHECK(both.out.find("Effective_MACs") != std::string::npos);
+  CHECK(both.out.find("html: " + html) != std::string::npos);
 }
