@@ -40,6 +40,19 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
                                        : std::string("nothing was written")));
 }
 
+// The error a pending SIGINT/SIGTERM ends the run with, if one is pending.
+std::optional<Error> interruption_at(const SimConfig& cfg, std::size_t pos, std::size_t total) {
+  try {
+    stop_if_interrupted(cfg, pos, total);
+  } catch (const Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+// How often a recorded run writes its counters while it goes.
+constexpr auto kCheckpointEvery = std::chrono::seconds(2);
+
 struct Inputs {
   std::vector<int> tokens;
   Calibration calibration;
@@ -222,8 +235,85 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   std::vector<std::uint64_t> spikes_per_token;
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
   if (echo && !cfg.input.prompt.empty() && cfg.input.generate > 0) echo(cfg.input.prompt);
+  // The outcome of the first `done` tokens: the summary and, when recording,
+  // the run file, complete or not. A checkpoint while the run goes and the
+  // end of an interrupted run write an incomplete one (still ".partial").
+  const auto outcome = [&](std::size_t done, bool complete) {
+    const auto accounts = net.accounts();
+    const RunTotals totals = summarize(accounts, net.populations(), em, cfg.energy.ac_convention, mode, done);
+    const auto rows = static_cast<Eigen::Index>(done);
+    const MatrixRM run_logits = logits.topRows(rows), dense_logits = ref_logits.topRows(rows);
+    const std::vector<int> tokens_done(seq.begin(), seq.begin() + static_cast<std::ptrdiff_t>(done));
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    RunOutcome out;
+    out.summary = to_json(totals);
+    out.summary["workload"] = "transformer";
+    out.summary["complete"] = complete;
+    // The settings, under eval --json's names.
+    const EncodingSpec& e = cfg.encoding;
+    out.summary["abits"] = e.bits;
+    out.summary["signed"] = e.is_signed;
+    out.summary["addbit"] = e.addbit;
+    out.summary["low_p"] = e.low_p;
+    out.summary["saliency"] = std::string(saliency_name(e.saliency));
+    out.summary["kv_spiking"] = e.kv_spiking;
+    out.summary["spike_lm_head"] = e.spike_lm_head;
+    out.summary["seed"] = cfg.run.seed;
+    out.summary["weights"] = std::string(kLinearProjectionKind);
+    out.summary["energy_preset"] = cfg.energy.preset;
+    out.summary["model"] = model.source;
+    out.summary["model_format"] = model.format;
+    out.summary["spikes_per_token"] = spikes_per_token;
+    out.summary["wall_s"] = wall;
+    if (!text.empty()) out.summary["generated_text"] = text;
+    out.text = text;
+    out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
+    if (done >= 2) {  // a perplexity needs a predicted token
+      const LogitComparison cmp = compare_logits(run_logits, dense_logits);
+      const PerplexityResult ppl = sequence_nll(run_logits, tokens_done);
+      const PerplexityResult ref_ppl = sequence_nll(dense_logits, tokens_done);
+      out.summary["accuracy"] = to_json(cmp);
+      out.summary["ppl"] = ppl.ppl();
+      out.summary["dense_ppl"] = ref_ppl.ppl();
+      out.table += fmt::format("\n  accuracy vs dense: max |Δlogit| {:.4g}, cosine {:.6f}, top-1 agreement {:.3f}, "
+                               "KL {:.4g} nats\n  perplexity on these tokens: run {:.4f}, dense {:.4f}\n",
+                               cmp.max_abs_diff, cmp.mean_cosine, cmp.top1_agreement, cmp.mean_kl, ppl.ppl(),
+                               ref_ppl.ppl());
+    }
+    if (!complete) {
+      out.summary["tokens_done"] = done;
+      out.table += fmt::format("\n  INCOMPLETE: {} of {} tokens\n", done, total);
+    }
+    if (rec) {
+      RunFileContents f{cfg, em, accounts, totals, net.network()};
+      for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
+      // Footprint: the projections' weights (spiking or not) and the lm_head.
+      for (const LlamaLayer& l : model.layers) {
+        for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
+        for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
+          if (b->size() > 0) f.biases.push_back(b);
+      }
+      f.weights.push_back(&model.lm_head);
+      f.tokens = static_cast<std::uint64_t>(done);
+      f.token_steps = token_steps;
+      f.token_steps.push_back(net.simulator().now());
+      f.transformer = TransformerRunContents{model.source, model.format, mode, &run_logits, &dense_logits, tokens_done};
+      f.summary = out.summary;
+      f.complete = complete;
+      write_run_file(*rec, *observer, f);
+      out.output = complete ? std::filesystem::path(cfg.record.output) : partial_path(cfg.record.output);
+    }
+    return out;
+  };
+
+  // The run file says what the run is from its start: config, identity,
+  // network, stages, energy figures; then counters every few seconds.
+  if (rec) (void)outcome(0, false);
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  std::optional<Error> interruption;
+  std::size_t done = 0;
   for (std::size_t pos = 0; pos < total; ++pos) {
-    stop_if_interrupted(cfg, pos, total);
+    if ((interruption = interruption_at(cfg, pos, total))) break;
     if (pos >= seq.size()) {  // greedy generation from the previous logits
       Eigen::Index best = 0;
       logits.row(static_cast<Eigen::Index>(pos - 1)).maxCoeff(&best);
@@ -237,6 +327,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     std::uint64_t after = 0;
     for (const auto* p : net.populations()) after += p->totals().spikes;
     spikes_per_token.push_back(after - before);
+    done = pos + 1;
     if (pos >= in.tokens.size() && in.tokenizer) {
       // Decode prompt and continuation together and emit what is new:
       // sentencepiece turns a leading "▁" into a space only in context.
@@ -249,64 +340,19 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       text = now;
     }
     progress.tokens(pos + 1, total);
-  }
-  stop_if_interrupted(cfg, total, total);  // from here on the file is completed, not abandoned
-  token_steps.push_back(net.simulator().now());
-
-  const auto accounts = net.accounts();
-  const RunTotals totals = summarize(accounts, net.populations(), em, cfg.energy.ac_convention, mode, total);
-  const LogitComparison cmp = compare_logits(logits, ref_logits);
-  const PerplexityResult ppl = sequence_nll(logits, seq);
-  const PerplexityResult ref_ppl = sequence_nll(ref_logits, seq);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  RunOutcome out;
-  out.summary = to_json(totals);
-  out.summary["workload"] = "transformer";
-  // The settings, under eval --json's names.
-  const EncodingSpec& e = cfg.encoding;
-  out.summary["abits"] = e.bits;
-  out.summary["signed"] = e.is_signed;
-  out.summary["addbit"] = e.addbit;
-  out.summary["low_p"] = e.low_p;
-  out.summary["saliency"] = std::string(saliency_name(e.saliency));
-  out.summary["kv_spiking"] = e.kv_spiking;
-  out.summary["spike_lm_head"] = e.spike_lm_head;
-  out.summary["seed"] = cfg.run.seed;
-  out.summary["weights"] = std::string(kLinearProjectionKind);
-  out.summary["energy_preset"] = cfg.energy.preset;
-  out.summary["model"] = model.source;
-  out.summary["model_format"] = model.format;
-  out.summary["accuracy"] = to_json(cmp);
-  out.summary["ppl"] = ppl.ppl();
-  out.summary["dense_ppl"] = ref_ppl.ppl();
-  out.summary["spikes_per_token"] = spikes_per_token;
-  out.summary["wall_s"] = wall;
-  if (!text.empty()) out.summary["generated_text"] = text;
-  out.text = text;
-  out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
-  out.table += fmt::format("\n  accuracy vs dense: max |Δlogit| {:.4g}, cosine {:.6f}, top-1 agreement {:.3f}, "
-                           "KL {:.4g} nats\n  perplexity on these tokens: run {:.4f}, dense {:.4f}\n",
-                           cmp.max_abs_diff, cmp.mean_cosine, cmp.top1_agreement, cmp.mean_kl, ppl.ppl(), ref_ppl.ppl());
-  if (rec) {
-    progress.phase("write", cfg.record.output);
-    RunFileContents f{cfg, em, accounts, totals, net.network()};
-    for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
-    // Footprint: the projections' weights (spiking or not) and the lm_head.
-    for (const LlamaLayer& l : model.layers) {
-      for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
-      for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
-        if (b->size() > 0) f.biases.push_back(b);
+    if (rec && done < total && std::chrono::steady_clock::now() - last_checkpoint > kCheckpointEvery) {
+      (void)outcome(done, false);
+      last_checkpoint = std::chrono::steady_clock::now();
     }
-    f.weights.push_back(&model.lm_head);
-    f.tokens = static_cast<std::uint64_t>(total);
-    f.token_steps = token_steps;
-    f.transformer = TransformerRunContents{model.source, model.format, mode, &logits, &ref_logits, seq};
-    f.summary = out.summary;
-    write_run_file(*rec, *observer, f);
-    out.output = cfg.record.output;
   }
-  return out;
+  // From here on the file is completed, not abandoned.
+  if (!interruption) interruption = interruption_at(cfg, total, total);
+  if (interruption) throw RunInterrupted(*interruption, outcome(done, false));
+  if (rec) progress.phase("write", cfg.record.output);
+  return outcome(total, true);
 }
+
+RunInterrupted::RunInterrupted(const Error& error, RunOutcome partial)
+    : Error(error.code(), error.what()), partial_(std::move(partial)) {}
 
 }  // namespace spikesim

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "core/error.hpp"
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
 #include "network/network_graph.hpp"
@@ -23,6 +24,17 @@ struct RunOutcome {
   std::string table;       // what the terminal shows
   std::string text;        // generated text, if any
   std::optional<std::filesystem::path> output;
+};
+
+// SIGINT/SIGTERM during a run: the error main reports (exit 130), with the
+// outcome of the tokens done, whose run file is the incomplete ".partial".
+class RunInterrupted : public Error {
+ public:
+  RunInterrupted(const Error& error, RunOutcome partial);
+  [[nodiscard]] const RunOutcome& partial() const { return partial_; }
+
+ private:
+  RunOutcome partial_;
 };
 
 // `echo` receives generated tokens as they are produced (text mode).

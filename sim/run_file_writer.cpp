@@ -118,7 +118,7 @@ void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFil
   }
   rec.write_text("/spikesim/config", cfg.source_text);
   rec.write_text("/spikesim/summary", f.summary.dump(2));
-  rec.finalize();
+  if (f.complete) rec.finalize();
 }
 
 }  // namespace spikesim

@@ -3,12 +3,14 @@
 // for both workloads:
 //   while it runs  RecordingObserver streams SONATA spikes and membrane
 //                  frames of the configured populations;
-//   at the end     write_run_file writes, in one place, every population's
+//   at the start, every few seconds and at the end (or an interruption)
+//                  write_run_file writes, in one place, every population's
 //                  counters, grid and stage, the network that ran, the energy
 //                  figures used, NeuroBench footprint, the stage accounts in
 //                  the network's order, the totals, the model's identity, the
-//                  logits and tokens, the config text and the summary, then
-//                  finalizes the file (renamed into place only now).
+//                  logits and tokens, the config text and the summary; at
+//                  the end it finalizes the file (renamed into place only
+//                  then), otherwise the ".partial" file says what it holds.
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -99,6 +101,7 @@ struct RunFileContents {
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
   std::optional<TransformerRunContents> transformer;
   nlohmann::json summary;
+  bool complete = true;  // false: a checkpoint or an interrupted run; the file stays ".partial"
 };
 
 void write_run_file(Hdf5Recorder& recorder, RecordingObserver& observer, const RunFileContents& contents);

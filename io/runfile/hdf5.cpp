@@ -234,8 +234,16 @@ File File::create(const std::filesystem::path& path) {
 File File::open_read_only(const std::filesystem::path& path) {
   install_error_handler();
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
+  if (!std::filesystem::exists(path, ec)) {
+    // A run that did not finish leaves only "<path>.partial": say so.
+    std::filesystem::path partial = path;
+    partial += ".partial";
+    if (std::filesystem::exists(partial, ec))
+      throw Error(ExitCode::data, fmt::format("cannot read '{}': no such file; the run that was writing it did not "
+                                              "finish and left '{}' (incomplete, readable)",
+                                              path.string(), partial.string()));
     throw Error(ExitCode::data, fmt::format("cannot read '{}': no such file", path.string()));
+  }
   if (std::filesystem::is_directory(path, ec))
     throw Error(ExitCode::data,
                 fmt::format("cannot read '{}': it is a folder, expected an HDF5 file", path.string()));
@@ -246,10 +254,17 @@ File File::open_read_only(const std::filesystem::path& path) {
   // Default close degree: a file the process already has open (a test, a
   // report reading while `info` runs) must open again with the same degree.
   FileHandle handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  if (!handle.valid())
+  if (!handle.valid()) {
+    const std::string reason = take_error_reason();
+    // HDF5 locks a file its writer has open: a run still going.
+    if (reason.find("temporarily unavailable") != std::string::npos)
+      throw Error(ExitCode::data, fmt::format("cannot read '{}': a running spikesim is writing it (HDF5 locks it "
+                                              "until the run ends or is interrupted)",
+                                              path.string()));
     throw Error(ExitCode::data, fmt::format("cannot read '{}': HDF5 cannot open it ({}); the file may be "
                                             "truncated or corrupt",
-                                            path.string(), take_error_reason()));
+                                            path.string(), reason));
+  }
   return File(std::move(handle), path, false);
 }
 

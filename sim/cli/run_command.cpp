@@ -42,9 +42,17 @@ void add_run_command(CLI::App& app) {
     check_run_memory(cfg, max_memory, o->max_memory);  // before any weight is loaded
     const auto guard = limit_threads(cfg.run.threads);
     const bool stream_text = !o->json && !cfg.input.prompt.empty();
-    const RunOutcome out = run_simulation(cfg, [&](const std::string& piece) {
-      if (stream_text) std::cout << piece << std::flush;
-    });
+    RunOutcome out;
+    try {
+      out = run_simulation(cfg, [&](const std::string& piece) {
+        if (stream_text) std::cout << piece << std::flush;
+      });
+    } catch (const RunInterrupted& stopped) {
+      // The summary of the tokens done ("complete": false), then main's one
+      // error line and exit 130.
+      if (o->json) std::cout << stopped.partial().summary.dump(2) << "\n" << std::flush;
+      throw;
+    }
     if (stream_text) std::cout << "\n\n";
     if (o->json) {
       std::cout << out.summary.dump(2) << "\n";

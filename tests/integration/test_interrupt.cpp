@@ -9,6 +9,8 @@
 // started) and the process must be gone within a few seconds.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <signal.h>
 
 #include <chrono>
@@ -92,6 +94,27 @@ void check_interrupted_run(int sig, const char* sig_name) {
   INFO("info:\n" << info.out << info.err);
   CHECK(info.code == 0);
   CHECK_THAT(info.out, Catch::Contains("INCOMPLETE"));
+
+  // The partial file holds what the run did up to the signal: `report` and
+  // `plot` read it, and the report says how far it got.
+  const test::Outcome report = test::run_spikesim({"report", partial.string(), "--json"}, dir.path(), 30);
+  INFO("report:\n" << report.out << report.err);
+  REQUIRE(report.code == 0);
+  const auto j = nlohmann::json::parse(report.out);
+  CHECK(j["complete"] == false);
+  CHECK(j["tokens"].get<std::uint64_t>() > 0);
+  CHECK(j["tokens"].get<std::uint64_t>() < 1024);
+  CHECK_FALSE(j["stages"].empty());
+  const test::Outcome plot = test::run_spikesim(
+      {"plot", partial.string(), "raster", "--population", "layer0.attn_in", "-o", (dir / "r.svg").string()},
+      dir.path(), 30);
+  INFO("plot:\n" << plot.err);
+  CHECK(plot.code == 0);
+
+  // Asked for the final name, `info` points to the partial file.
+  const test::Outcome missing = test::run_spikesim({"info", out.string()}, dir.path(), 30);
+  CHECK(missing.code == static_cast<int>(ExitCode::data));
+  CHECK_THAT(missing.err, Catch::Contains("out.h5.partial") && Catch::Contains("did not finish"));
 }
 
 }  // namespace
@@ -103,4 +126,29 @@ TEST_CASE("interrupt: SIGINT during a run leaves only an incomplete .partial fil
 TEST_CASE("interrupt: SIGTERM during a run leaves only an incomplete .partial file, exit 130",
           "[interrupt]") {
   check_interrupted_run(SIGTERM, "SIGTERM");
+}
+
+TEST_CASE("interrupt: run --json prints the summary of the tokens done with complete = false", "[interrupt]") {
+  TempDir dir("interrupt_json");
+  const fs::path partial = dir / "out.h5.partial";
+  const auto t0 = Clock::now();
+  Process run({"run", write_long_config(dir).string(), "--json"}, dir / "stdout.txt", dir / "stderr.txt");
+  REQUIRE(run.started());
+  while (!fs::exists(partial) && run.running() && Clock::now() - t0 < std::chrono::seconds(20))
+    (void)run.wait(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(run.running());
+  run.signal(SIGINT);
+  const auto code = run.wait(std::chrono::seconds(10));
+  REQUIRE(code.has_value());
+  CHECK(*code == static_cast<int>(ExitCode::interrupted));
+  const std::string out = read_file(dir / "stdout.txt");
+  INFO("stdout:\n" << out << "\nstderr:\n" << read_file(dir / "stderr.txt"));
+  const auto j = nlohmann::json::parse(out);
+  CHECK(j["complete"] == false);
+  const auto done = j["tokens_done"].get<std::uint64_t>();
+  CHECK(done > 0);
+  CHECK(done < 1024);
+  CHECK(j["tokens"].get<std::uint64_t>() == done);
+  CHECK(j["spikes_per_token"].size() == done);
 }
