@@ -214,8 +214,7 @@ svg::Figure raster_plot(const RunReport& r, const RasterOptions& o) {
   Axis y{"neuron", "index"};
   y.min = 0;
   y.max = static_cast<double>(std::max<std::uint64_t>(neurons, 1));
-  y.integer = true;
-  y.reversed = true;
+  y.integer = true;  // neuron 0 at the bottom, as NEST and Brian2 draw rasters
   p.x_axis(x).y_axis(y);
   if (is_signed)
     p.colour_bar(svg::ScaleKind::diverging, -amp_limit, amp_limit, "amplitude s (levels)", true);

@@ -350,6 +350,19 @@ TEST_CASE("raster plot: one mark per spike of the population in the token range"
       CHECK(!root->all("g", "legend").empty());
     }
   }
+  // Neuron 0 at the bottom, as NEST and Brian2 draw rasters: a higher index is higher up (smaller y).
+  {
+    const auto root = check_svg(raster_plot(r, {"layer0.attn_in", {}}).render(), {"neuron (index)"});
+    double y_low = -1, y_high = -1;
+    std::uint64_t n_low = ~std::uint64_t{0}, n_high = 0;
+    for (const Node* m : root->all("rect", "spike")) {
+      const auto n = static_cast<std::uint64_t>(number_of(m, "data-neuron"));
+      if (n < n_low) n_low = n, y_low = number_of(m, "y");
+      if (n > n_high) n_high = n, y_high = number_of(m, "y");
+    }
+    REQUIRE(n_high > n_low);
+    CHECK(y_high < y_low);
+  }
   // Errors name the population and the file.
   try {
     (void)raster_plot(r, {"no_such_population", {}});
