@@ -64,6 +64,7 @@ void NeuronCounters::resize(std::size_t n) {
   membrane_updates.assign(n, 0);
   spikes.assign(n, 0);
   amplitude_sum.assign(n, 0);
+  shift_adds.assign(n, 0);
   synaptic_events.assign(n, 0);
 }
 

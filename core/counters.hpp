@@ -74,6 +74,7 @@ struct NeuronCounters {
   std::vector<std::uint64_t> membrane_updates;
   std::vector<std::uint64_t> spikes;
   std::vector<std::uint64_t> amplitude_sum;
+  std::vector<std::uint64_t> shift_adds;  // Σ ceil(log2(|s| + 1)): the shift-add convention's per-spike cost
   std::vector<std::uint64_t> synaptic_events;
 
   void resize(std::size_t n);

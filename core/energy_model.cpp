@@ -97,6 +97,31 @@ EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c, AcConven
   return e;
 }
 
+std::vector<double> neuron_energy_pj(const EnergyModel& m, const NeuronCounters& n, const OpCounts& population,
+                                     AcConvention conv) {
+  const double bytes_per_event = population.synaptic_events > 0
+                                     ? static_cast<double>(population.weight_bytes) /
+                                           static_cast<double>(population.synaptic_events)
+                                     : 0.0;
+  if (n.membrane_updates.size() != n.size() || n.amplitude_sum.size() != n.size() ||
+      n.shift_adds.size() != n.size() || n.synaptic_events.size() != n.size())
+    throw Error(ExitCode::internal, "neuron_energy_pj: neuron counters of different lengths");
+  std::vector<double> out(n.size());
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    OpCounts c;
+    c.membrane_updates = n.membrane_updates[i];
+    c.spikes = n.spikes[i];
+    c.amplitude_sum = n.amplitude_sum[i];
+    c.synaptic_events = n.synaptic_events[i];
+    const std::uint64_t fan_out = c.spikes > 0 ? c.synaptic_events / c.spikes : 0;
+    c.amplitude_acs = c.amplitude_sum * fan_out;
+    c.shift_add_acs = n.shift_adds[i] * fan_out;
+    const EnergyBreakdown e = spiking_energy(m, c, conv);
+    out[i] = e.total_pj() + static_cast<double>(c.synaptic_events) * bytes_per_event * m.fetch_pj_per_byte;
+  }
+  return out;
+}
+
 EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c) {
   EnergyBreakdown e;
   e.synaptic_pj = static_cast<double>(c.effective_acs) * m.ac_pj +

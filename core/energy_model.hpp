@@ -84,6 +84,15 @@ struct EnergyBreakdown {
 // spikesim's convention: amplitude units (or shift-adds) priced as ACs.
 EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c,
                                AcConvention conv = AcConvention::amplitude);
+// Energy of each neuron of a population in the spikesim convention: its own
+// counters priced as spiking_energy prices the population. Every spike of a
+// population reaches the same synapses, so neuron i's fan-out is
+// synaptic_events_i / spikes_i and its weight bytes synaptic_events_i times
+// the population's bytes per synaptic event; the neurons' energies sum to
+// the population's (docs/concepts/accounting-and-energy.md).
+std::vector<double> neuron_energy_pj(const EnergyModel& m, const NeuronCounters& neurons, const OpCounts& population,
+                                     AcConvention conv = AcConvention::amplitude);
+
 // NeuroBench/syops convention: binary events are ACs, multi-level events MACs.
 EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c);
 // Dense-equivalent network: `c.dense` holds its MACs and dense units, and

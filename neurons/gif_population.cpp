@@ -36,6 +36,7 @@ void GifPopulation::step(unsigned t, Step now, std::vector<SpikeEvent>& out) {
     const auto mag = static_cast<std::uint64_t>(std::abs(s));
     ++counters_.spikes[i];
     counters_.amplitude_sum[i] += mag;
+    counters_.shift_adds[i] += shift_add_cost(static_cast<std::uint32_t>(mag));
     ++totals_.spikes;
     totals_.amplitude_sum += mag;
   }

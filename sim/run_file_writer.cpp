@@ -93,6 +93,9 @@ void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFil
     observer.ensure(*p);
     rec.write_neuron_counters(p->name(), p->counters());
     if (f.population_totals) rec.write_op_counts("populations/" + p->name() + "/totals", p->totals());
+    rec.write_vector("/spikesim/populations/" + p->name() + "/energy_pj",
+                     std::span<const double>(neuron_energy_pj(f.energy, p->counters(), p->totals(),
+                                                              cfg.energy.ac_convention)));
     write_population_grid(rec, *p);
     rec.write_attribute("/spikesim/populations/" + p->name(), "stage", stage);
   }

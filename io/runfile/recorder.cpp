@@ -300,6 +300,8 @@ void Hdf5Recorder::write_neuron_counters(const std::string& population, const Ne
   h5::write_dataset<std::uint64_t>(s.file, group + "/amplitude_sum", counters.amplitude_sum, s.compression);
   h5::write_dataset<std::uint64_t>(s.file, group + "/synaptic_events", counters.synaptic_events,
                                    s.compression);
+  if (counters.shift_adds.size() == n)
+    h5::write_dataset<std::uint64_t>(s.file, group + "/shift_adds", counters.shift_adds, s.compression);
 }
 
 void Hdf5Recorder::write_op_counts(const std::string& group, const OpCounts& c) {
@@ -364,6 +366,11 @@ void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const
 void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const std::uint64_t> values) {
   Impl& s = live("write_vector");
   h5::write_dataset<std::uint64_t>(s.file, dataset_path, values, s.compression);
+}
+
+void Hdf5Recorder::write_vector(const std::string& dataset_path, std::span<const double> values) {
+  Impl& s = live("write_vector");
+  h5::write_dataset<double>(s.file, dataset_path, values, s.compression);
 }
 
 void Hdf5Recorder::finalize() {

@@ -97,6 +97,7 @@ class Hdf5Recorder {
   void write_vector(const std::string& dataset_path, std::span<const std::uint8_t> values);
   void write_vector(const std::string& dataset_path, std::span<const std::uint32_t> values);
   void write_vector(const std::string& dataset_path, std::span<const std::uint64_t> values);
+  void write_vector(const std::string& dataset_path, std::span<const double> values);
 
   // Writes every buffer, sets spikesim_complete = 1, closes the file and
   // renames "<path>.partial" to <path>. Once only; later calls of any

@@ -11,6 +11,7 @@
 
 #include "io/config/config.hpp"
 #include "io/formats/token_file.hpp"
+#include "io/report/report.hpp"
 #include "sim/run_driver.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/subprocess.hpp"
@@ -134,4 +135,32 @@ TEST_CASE("summary: report --html writes the page and prints only where, unless 
   REQUIRE(both.code == 0);
   CHECK(both.out.find("Effective_MACs") != std::string::npos);
   CHECK(both.out.find("html: " + html) != std::string::npos);
+}
+
+TEST_CASE("summary: every population stores its per-neuron energy, which sums to the population's", "[summary][energy]") {
+  for (const char* convention : {"amplitude", "shift_add"}) {
+    INFO(convention);
+    test::TempDir dir("summary_neuron_energy");
+    SimConfig c = small("", dir);
+    c.energy.ac_convention = std::string(convention) == "amplitude" ? AcConvention::amplitude : AcConvention::shift_add;
+    c.energy.memory = MemoryLevel::dram;  // the weight-fetch term too
+    (void)run_simulation(c);
+    const RunReport r = read_run_report(dir / "out.h5");
+    test::RawFile f(dir / "out.h5");
+    std::size_t with_synapses = 0;
+    for (const PopulationReport& p : r.populations) {
+      INFO(p.name);
+      const auto e = test::dataset<double>(f, "/spikesim/populations/" + p.name + "/energy_pj", H5T_NATIVE_DOUBLE);
+      REQUIRE(e.size() == p.neurons);
+      REQUIRE(p.energy.has_value());
+      double sum = 0;
+      for (double v : e) {
+        CHECK(v >= 0);
+        sum += v;
+      }
+      CHECK(sum == Approx(p.energy->total_pj()).epsilon(1e-9));
+      with_synapses += p.energy->synaptic_pj > 0;
+    }
+    CHECK(with_synapses >= 4);  // the encoders of the linear stages
+  }
 }
