@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Read the spikes of a spikesim run file and draw a raster plot.
 
-    read_spikes.py OUT.h5 [--population NAME] [--out raster.png]
+    read_spikes.py OUT.h5 [--population NAME] [--tokens A:B] [--out raster.png]
 
 Checks that the file is a SONATA spike file (root attributes magic = 0x0A7A,
 version = [0, 1]), says loudly when the run did not complete
@@ -9,7 +9,9 @@ version = [0, 1]), says loudly when the run did not complete
 /spikes with its event count, and draws the raster of one population:
 x = global step, y = node id (neuron index in the population), colour =
 spike amplitude. Without --population it draws the population with the
-most events.
+most events. --tokens A:B keeps the spikes of tokens A .. B-1 (also A:, :B
+or a single A), found through /spikesim/token_steps (the first global step
+of each token), as `spikesim plot raster --tokens` does.
 
 Needs only h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy
 python3-matplotlib). The layout is documented in docs/reference/hdf5-layout.md.
@@ -44,6 +46,23 @@ def sorting_label(group):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def parse_tokens(text, n_tokens):
+    """'A:B', 'A:', ':B' or 'A' -> (first, end), checked against the run's tokens."""
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            first = int(a) if a else 0
+            end = int(b) if b else n_tokens
+        else:
+            first = int(text)
+            end = first + 1
+    except ValueError:
+        fail(f"--tokens: expected A:B, A:, :B or A (token indices), got '{text}'")
+    if not 0 <= first < end <= n_tokens:
+        fail(f"--tokens {text}: the run has tokens 0 .. {n_tokens - 1}")
+    return first, end
+
+
 def text_attr(obj, name, default):
     value = obj.attrs.get(name, default)
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -53,6 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="run file written by spikesim (OUT.h5 or OUT.h5.partial)")
     parser.add_argument("--population", help="population to draw (default: the one with most events)")
+    parser.add_argument("--tokens", help="token range A:B (tokens A .. B-1; also A:, :B or A)")
     parser.add_argument("--out", default="raster.png", help="image to write (default: raster.png)")
     args = parser.parse_args()
 
@@ -96,9 +116,18 @@ def main():
         # Plain SONATA files have no amplitudes: their spikes are binary.
         amplitudes = g["amplitudes"][()] if "amplitudes" in g else np.ones_like(node_ids, dtype=np.int32)
         units = text_attr(g["timestamps"], "units", "steps")
+        token_note = ""
+        if args.tokens:
+            if "spikesim/token_steps" not in h5:
+                fail(f"'{args.file}' has no /spikesim/token_steps: --tokens needs it")
+            steps_of = h5["spikesim/token_steps"][()]  # token t: steps [steps_of[t], steps_of[t + 1])
+            first, end = parse_tokens(args.tokens, len(steps_of) - 1)
+            keep = (timestamps >= steps_of[first]) & (timestamps < steps_of[end])
+            timestamps, node_ids, amplitudes = timestamps[keep], node_ids[keep], amplitudes[keep]
+            token_note = f", tokens {first}..{end - 1}"
 
     if timestamps.size == 0:
-        fail(f"population '{name}' has no events to draw")
+        fail(f"population '{name}' has no events to draw{token_note}")
 
     fig, ax = plt.subplots(figsize=(10, 6), constrained_layout=True)
     if amplitudes.min() < 0:
@@ -112,11 +141,11 @@ def main():
     ax.set_xlabel(f"time ({units})")
     ax.set_ylabel("node id (neuron index in the population)")
     status = "" if complete else "  [INCOMPLETE RUN]"
-    ax.set_title(f"{name}: {timestamps.size} spikes{status}")
+    ax.set_title(f"{name}: {timestamps.size} spikes{token_note}{status}")
     colour = fig.colorbar(points, ax=ax)
     colour.set_label("spike amplitude s (multiples of the threshold θ)")
     fig.savefig(args.out, dpi=150)
-    print(f"raster of '{name}' written to {args.out}")
+    print(f"raster of '{name}' ({timestamps.size} spikes{token_note}) written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -424,10 +424,17 @@ svg::Figure energy_plot(const RunReport& r) {
                             r.path.string()));
   std::vector<std::string> categories;
   for (const auto& l : r.layers) categories.push_back(l.name);
+  // "other" is what the run file puts outside the layers, named from its stages.
+  std::vector<std::string> outside;
+  for (const auto& s : r.stages)
+    if (s.layer < 0) outside.push_back(s.name);
   svg::Figure fig("Energy and operations per layer, spiking vs dense equivalent",
                   fmt::format("Per layer of {}: sums of /spikesim/stages/<stage> energies (run_total_pj, "
-                              "dense_total_pj) and op counts; \"other\" = embedding, final norm and lm_head.",
-                              r.path.filename().string()));
+                              "dense_total_pj) and op counts{}.",
+                              r.path.filename().string(),
+                              outside.empty() ? std::string()
+                                              : fmt::format("; \"other\" holds the stages outside the layers: {}",
+                                                            fmt::join(outside, ", "))));
   // Energy.
   double max_pj = 0;
   for (const auto& l : r.layers) max_pj = std::max({max_pj, l.energy.total_pj(), l.dense_energy.total_pj()});

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "io/formats/token_file.hpp"
 #include "io/report/report.hpp"
 #include "sim/run_driver.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/subprocess.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -163,4 +165,26 @@ TEST_CASE("summary: every population stores its per-neuron energy, which sums to
     }
     CHECK(with_synapses >= 4);  // the encoders of the linear stages
   }
+}
+
+TEST_CASE("summary: examples/read_spikes.py draws a token range", "[summary][plots]") {
+  test::TempDir dir("summary_read_spikes");
+  (void)run_simulation(small("", dir));
+  // The spikes of tokens 1 and 2 of layer0.attn_in, counted from the file.
+  test::RawFile f(dir / "out.h5");
+  const auto steps = test::dataset<std::uint64_t>(f, "/spikesim/token_steps", H5T_NATIVE_UINT64);
+  const auto ts = test::dataset<double>(f, "/spikes/layer0.attn_in/timestamps", H5T_NATIVE_DOUBLE);
+  std::size_t expected = 0;
+  for (double t : ts) expected += t >= static_cast<double>(steps[1]) && t < static_cast<double>(steps[3]);
+  REQUIRE(expected > 0);
+  const std::string out = (dir / "stdout.txt").string();
+  const std::string command = "/usr/bin/python3 " SPIKESIM_SOURCE_DIR "/examples/read_spikes.py " +
+                              (dir / "out.h5").string() + " --population layer0.attn_in --tokens 1:3 --out " +
+                              (dir / "r.png").string() + " > " + out + " 2>&1";
+  const int rc = std::system(command.c_str());
+  const std::string printed = test::read_file(out);
+  INFO(printed);
+  REQUIRE(rc == 0);
+  CHECK_THAT(printed, Catch::Contains(fmt::format("({} spikes, tokens 1..2)", expected)));
+  CHECK(std::filesystem::file_size(dir / "r.png") > 1000);
 }
