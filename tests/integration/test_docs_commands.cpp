@@ -187,7 +187,11 @@ std::set<std::string> shared_paths(const ShellBlock& block) {
   const std::regex shared(R"(\.\./shared/([^\s"'`;|&)]+))");
   const std::regex config(R"(examples/[A-Za-z0-9_.-]+\.toml)");
   std::set<std::string> paths;
-  auto collect = [&](const std::string& text) {
+  // The example configs name the models as ${SPIKESIM_MODELS:-../../shared/models}/...
+  // (config.md, "Paths"): the same shared folder.
+  const std::regex models_var(R"(\$\{SPIKESIM_MODELS:-(\.\./)+shared/models\})");
+  auto collect = [&](const std::string& raw) {
+    const std::string text = std::regex_replace(raw, models_var, "../shared/models");
     for (std::sregex_iterator it(text.begin(), text.end(), shared), end; it != end; ++it)
       paths.insert((*it)[1]);
   };
