@@ -71,7 +71,6 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const RunTotals totals = summarize(net.accounts(), net.populations(), energy_model_for(cfg),
                                      cfg.energy.ac_convention, mode, net.tokens());
   // report
-  const EncodingSpec& e = cfg.encoding;
   nlohmann::json j = {{"ppl", result.ppl()},
                       {"nll", result.mean_nll()},
                       {"tokens", result.tokens},
@@ -80,14 +79,9 @@ nlohmann::json evaluate(const SimConfig& cfg) {
                       {"layout", cfg.eval.rows ? "rows" : "windows"},
                       {"windows", cfg.eval.windows},
                       {"seq", cfg.eval.seq},
-                      {"abits", e.bits},
-                      {"signed", e.is_signed},
-                      {"addbit", e.addbit},
-                      {"low_p", e.low_p},
-                      {"saliency", std::string(saliency_name(e.saliency))},
-                      {"kv_spiking", e.kv_spiking},
                       {"calibration_overlaps_evaluation", calib.overlaps_evaluation},
                       {"wall_s", wall}};
+  j.update(encoding_settings_json(cfg.encoding));
   if (mode == ForwardMode::spiking) {
     // Per predicted token, the tokens the perplexity is over (a window's
     // first token is simulated but predicts nothing scored).

@@ -49,11 +49,15 @@ int pending_interrupt() {
   return g_signal.load(std::memory_order_relaxed);
 }
 
-void throw_if_interrupted(const std::string& where) {
+std::optional<Error> pending_interruption(const std::string& where) {
   const int sig = pending_interrupt();
-  if (sig == 0) return;
-  throw Error(ExitCode::interrupted,
-              fmt::format("interrupted by {}{}{}", signal_name(sig), where.empty() ? "" : " ", where));
+  if (sig == 0) return std::nullopt;
+  return Error(ExitCode::interrupted,
+               fmt::format("interrupted by {}{}{}", signal_name(sig), where.empty() ? "" : " ", where));
+}
+
+void throw_if_interrupted(const std::string& where) {
+  if (auto e = pending_interruption(where)) throw *e;
 }
 
 void clear_interrupt() {

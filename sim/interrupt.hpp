@@ -15,7 +15,10 @@
 // A second signal while the first is being handled (the run is stuck, or
 // the user insists) restores the default action and re-raises it: the
 // process then ends at once, still leaving only the ".partial" name behind.
+#include <optional>
 #include <string>
+
+#include "core/error.hpp"
 
 namespace spikesim {
 
@@ -29,6 +32,9 @@ void install_interrupt_handlers();
 // signal arrived. `where` says where the run stopped and what it left, e.g.
 // "at token 5 of 200; the incomplete output is 'run.h5.partial'".
 void throw_if_interrupted(const std::string& where = {});
+// The same error, returned instead of thrown, for a loop that stops and
+// still writes what it did (an interrupted run's partial summary).
+[[nodiscard]] std::optional<Error> pending_interruption(const std::string& where = {});
 
 // Forgets a pending signal (tests that drive the library in-process).
 void clear_interrupt();

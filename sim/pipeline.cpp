@@ -90,6 +90,12 @@ std::string calibration_text(const SimConfig& cfg, const Calibration& calibratio
                      calibration.overlaps_evaluation ? ", reusing evaluated ones" : "");
 }
 
+nlohmann::json encoding_settings_json(const EncodingSpec& e) {
+  return {{"abits", e.bits},         {"signed", e.is_signed},
+          {"addbit", e.addbit},      {"low_p", e.low_p},
+          {"saliency", std::string(saliency_name(e.saliency))}, {"kv_spiking", e.kv_spiking}};
+}
+
 EnergyModel energy_model_for(const SimConfig& cfg) {
   return EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);
 }

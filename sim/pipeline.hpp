@@ -13,6 +13,8 @@
 //
 // One rule picks calibration sequences for both commands, so `run` on a
 // token file and `eval` over the same windows calibrate alike.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +56,10 @@ Calibration calibration_for(const SimConfig& config, const LlamaModel& model, co
 
 // The saliency plan of run.mode (none for a dense run).
 SaliencyPlan calibrate(const SimConfig& config, const LlamaModel& model, const Calibration& calibration);
+
+// The encoding settings a summary reports (abits, signed, addbit, low_p,
+// saliency, kv_spiking): `eval --json` and `run --json` alike.
+nlohmann::json encoding_settings_json(const EncodingSpec& encoding);
 
 // The energy model of [energy].
 EnergyModel energy_model_for(const SimConfig& config);

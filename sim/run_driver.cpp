@@ -1,15 +1,9 @@
 #include "sim/run_driver.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
-#include <map>
-#include <sstream>
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
-#include "core/random.hpp"
 #include "io/formats/generated_model.hpp"
 #include "io/formats/model_loader.hpp"
 #include "io/runfile/recorder.hpp"
@@ -29,25 +23,23 @@ namespace spikesim {
 namespace {
 
 
+// Where a run stopped and what it left, for the interruption's message.
+std::string interrupted_where(const SimConfig& cfg, std::size_t pos, std::size_t total) {
+  return fmt::format("at token {} of {}; {}", pos, total,
+                     cfg.record.enabled ? fmt::format("the incomplete output is '{}' (spikesim_complete = 0)",
+                                                      partial_path(cfg.record.output).string())
+                                        : std::string("nothing was written"));
+}
+
 // Once per token: a pending SIGINT/SIGTERM ends the run here by unwinding
 // through the recorder, which leaves "<output>.partial" marked incomplete.
 void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t total) {
-  if (pending_interrupt() == 0) return;
-  throw_if_interrupted(fmt::format("at token {} of {}; {}", pos, total,
-                                   cfg.record.enabled
-                                       ? fmt::format("the incomplete output is '{}' (spikesim_complete = 0)",
-                                                     partial_path(cfg.record.output).string())
-                                       : std::string("nothing was written")));
+  if (pending_interrupt() != 0) throw_if_interrupted(interrupted_where(cfg, pos, total));
 }
 
 // The error a pending SIGINT/SIGTERM ends the run with, if one is pending.
 std::optional<Error> interruption_at(const SimConfig& cfg, std::size_t pos, std::size_t total) {
-  try {
-    stop_if_interrupted(cfg, pos, total);
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
+  return pending_interruption(interrupted_where(cfg, pos, total));
 }
 
 // How often a recorded run writes its counters while it goes.
@@ -161,10 +153,6 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em, std::ch
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // A missing model names the key that gave it and the way to change it.
 void check_model_path(const SimConfig& cfg) {
   std::error_code ec;
@@ -236,28 +224,34 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
   if (echo && !cfg.input.prompt.empty() && cfg.input.generate > 0) echo(cfg.input.prompt);
   // The outcome of the first `done` tokens: the summary and, when recording,
-  // the run file, complete or not. A checkpoint while the run goes and the
-  // end of an interrupted run write an incomplete one (still ".partial").
-  const auto outcome = [&](std::size_t done, bool complete) {
+  // the run file. `start` also writes what does not change while the run
+  // goes; a `checkpoint` writes the counts only (no logits, no accuracy: it
+  // must stay cheap); `interrupted` and `finished` write everything, and
+  // only `finished` completes the file.
+  enum class Write { start, checkpoint, interrupted, finished };
+  const auto outcome = [&](std::size_t done, Write write) {
+    const bool complete = write == Write::finished;
+    const bool final = complete || write == Write::interrupted;
     const auto accounts = net.accounts();
     const RunTotals totals = summarize(accounts, net.populations(), em, cfg.energy.ac_convention, mode, done);
-    const auto rows = static_cast<Eigen::Index>(done);
-    const MatrixRM run_logits = logits.topRows(rows), dense_logits = ref_logits.topRows(rows);
+    // The first `done` rows; a copy only when the run stopped early.
+    MatrixRM run_rows, dense_rows;
+    const MatrixRM* run_logits = &logits;
+    const MatrixRM* dense_logits = &ref_logits;
+    if (final && done < total) {
+      run_rows = logits.topRows(static_cast<Eigen::Index>(done));
+      dense_rows = ref_logits.topRows(static_cast<Eigen::Index>(done));
+      run_logits = &run_rows, dense_logits = &dense_rows;
+    }
     const std::vector<int> tokens_done(seq.begin(), seq.begin() + static_cast<std::ptrdiff_t>(done));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RunOutcome out;
     out.summary = to_json(totals);
     out.summary["workload"] = "transformer";
     out.summary["complete"] = complete;
-    // The settings, under eval --json's names.
-    const EncodingSpec& e = cfg.encoding;
-    out.summary["abits"] = e.bits;
-    out.summary["signed"] = e.is_signed;
-    out.summary["addbit"] = e.addbit;
-    out.summary["low_p"] = e.low_p;
-    out.summary["saliency"] = std::string(saliency_name(e.saliency));
-    out.summary["kv_spiking"] = e.kv_spiking;
-    out.summary["spike_lm_head"] = e.spike_lm_head;
+    // The settings, under eval --json's names, and the run's own.
+    out.summary.update(encoding_settings_json(cfg.encoding));
+    out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
     out.summary["weights"] = std::string(kLinearProjectionKind);
     out.summary["energy_preset"] = cfg.energy.preset;
@@ -268,10 +262,10 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     if (!text.empty()) out.summary["generated_text"] = text;
     out.text = text;
     out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
-    if (done >= 2) {  // a perplexity needs a predicted token
-      const LogitComparison cmp = compare_logits(run_logits, dense_logits);
-      const PerplexityResult ppl = sequence_nll(run_logits, tokens_done);
-      const PerplexityResult ref_ppl = sequence_nll(dense_logits, tokens_done);
+    if (final && done >= 2) {  // a perplexity needs a predicted token
+      const LogitComparison cmp = compare_logits(*run_logits, *dense_logits);
+      const PerplexityResult ppl = sequence_nll(*run_logits, tokens_done);
+      const PerplexityResult ref_ppl = sequence_nll(*dense_logits, tokens_done);
       out.summary["accuracy"] = to_json(cmp);
       out.summary["ppl"] = ppl.ppl();
       out.summary["dense_ppl"] = ref_ppl.ppl();
@@ -297,10 +291,12 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       f.tokens = static_cast<std::uint64_t>(done);
       f.token_steps = token_steps;
       f.token_steps.push_back(net.simulator().now());
-      f.transformer = TransformerRunContents{model.source, model.format, mode, &run_logits, &dense_logits, tokens_done};
+      f.transformer = TransformerRunContents{model.source, model.format, mode, final ? run_logits : nullptr,
+                                             final ? dense_logits : nullptr, tokens_done};
       f.summary = out.summary;
       f.complete = complete;
-      write_run_file(*rec, *observer, f);
+      if (write == Write::start) write_run_identity(*rec, *observer, f);
+      write_run_counts(*rec, f);
       out.output = complete ? std::filesystem::path(cfg.record.output) : partial_path(cfg.record.output);
     }
     return out;
@@ -308,8 +304,10 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
 
   // The run file says what the run is from its start: config, identity,
   // network, stages, energy figures; then counters every few seconds.
-  if (rec) (void)outcome(0, false);
-  auto last_checkpoint = std::chrono::steady_clock::now();
+  if (rec) (void)outcome(0, Write::start);
+  // Checkpoints every kCheckpointEvery, or rarer when one takes long (a
+  // large model's counters), so that they cost at most 1/20 of the run.
+  auto next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
   std::optional<Error> interruption;
   std::size_t done = 0;
   for (std::size_t pos = 0; pos < total; ++pos) {
@@ -340,16 +338,18 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       text = now;
     }
     progress.tokens(pos + 1, total);
-    if (rec && done < total && std::chrono::steady_clock::now() - last_checkpoint > kCheckpointEvery) {
-      (void)outcome(done, false);
-      last_checkpoint = std::chrono::steady_clock::now();
+    if (rec && done < total && std::chrono::steady_clock::now() > next_checkpoint) {
+      const auto begin = std::chrono::steady_clock::now();
+      (void)outcome(done, Write::checkpoint);
+      const auto end = std::chrono::steady_clock::now();
+      next_checkpoint = end + std::max<std::chrono::steady_clock::duration>(kCheckpointEvery, 20 * (end - begin));
     }
   }
   // From here on the file is completed, not abandoned.
   if (!interruption) interruption = interruption_at(cfg, total, total);
-  if (interruption) throw RunInterrupted(*interruption, outcome(done, false));
+  if (interruption) throw RunInterrupted(*interruption, outcome(done, Write::interrupted));
   if (rec) progress.phase("write", cfg.record.output);
-  return outcome(total, true);
+  return outcome(total, Write::finished);
 }
 
 RunInterrupted::RunInterrupted(const Error& error, RunOutcome partial)

@@ -59,12 +59,10 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
 }
 
 // NeuroBench Footprint and ConnectionSparsity of the stored projection
-// weights (docs/reference/neurobench.md): fp32 bytes and the fraction of
-// exact zeros, with the run's token count and the first step of each token
-// (token_steps[t] .. token_steps[t + 1] are token t's steps).
-void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights,
-                     const std::vector<const Eigen::VectorXf*>& biases, std::uint64_t tokens,
-                     const std::vector<std::uint64_t>& token_steps) {
+// weights (docs/reference/neurobench.md): their bytes and the fraction of
+// exact zeros. A scan of every weight: written once per run.
+void write_footprint(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights,
+                     const std::vector<const Eigen::VectorXf*>& biases) {
   std::uint64_t count = 0, zeros = 0, bytes = 0;
   for (const MatrixRM* w : weights) {
     count += static_cast<std::uint64_t>(w->size());
@@ -75,8 +73,6 @@ void write_run_shape(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weig
   rec.write_attribute("/spikesim", "footprint_bytes", bytes);
   rec.write_attribute("/spikesim", "connection_sparsity",
                       count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
-  rec.write_attribute("/spikesim", "tokens", tokens);
-  rec.write_vector("/spikesim/token_steps", token_steps);
 }
 
 }  // namespace
@@ -87,21 +83,35 @@ bool RecordingObserver::matches_any(const std::vector<std::string>& patterns, co
   return false;
 }
 
-void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFileContents& f) {
+void write_run_identity(Hdf5Recorder& rec, RecordingObserver& observer, const RunFileContents& f) {
   const SimConfig& cfg = f.config;
   for (const auto& [p, stage] : f.populations) {
     observer.ensure(*p);
-    rec.write_neuron_counters(p->name(), p->counters());
-    if (f.population_totals) rec.write_op_counts("populations/" + p->name() + "/totals", p->totals());
-    rec.write_vector("/spikesim/populations/" + p->name() + "/energy_pj",
-                     std::span<const double>(neuron_energy_pj(f.energy, p->counters(), p->totals(),
-                                                              cfg.energy.ac_convention)));
     write_population_grid(rec, *p);
     rec.write_attribute("/spikesim/populations/" + p->name(), "stage", stage);
   }
   write_network(rec, f.network);
   write_energy_model(rec, f.energy, cfg.energy.ac_convention);
-  write_run_shape(rec, f.weights, f.biases, f.tokens, f.token_steps);
+  write_footprint(rec, f.weights, f.biases);
+  if (const auto& t = f.transformer) {
+    rec.write_attribute("/spikesim", "model", t->model_source);
+    rec.write_attribute("/spikesim", "model_format", t->model_format);
+    rec.write_attribute("/spikesim", "mode", std::string(forward_mode_name(t->mode)));
+  }
+  rec.write_text("/spikesim/config", cfg.source_text);
+}
+
+void write_run_counts(Hdf5Recorder& rec, const RunFileContents& f) {
+  const SimConfig& cfg = f.config;
+  for (const auto& [p, stage] : f.populations) {
+    rec.write_neuron_counters(p->name(), p->counters());
+    if (f.population_totals) rec.write_op_counts("populations/" + p->name() + "/totals", p->totals());
+    rec.write_vector("/spikesim/populations/" + p->name() + "/energy_pj",
+                     std::span<const double>(neuron_energy_pj(f.energy, p->counters(), p->totals(),
+                                                              cfg.energy.ac_convention)));
+  }
+  rec.write_attribute("/spikesim", "tokens", f.tokens);
+  rec.write_vector("/spikesim/token_steps", f.token_steps);
   write_accounts(rec, f.accounts, f.energy, cfg.energy.ac_convention);
   rec.write_op_counts("totals/run", f.totals.run);
   rec.write_op_counts("totals/dense_equivalent", f.totals.dense_equivalent);
@@ -109,19 +119,20 @@ void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFil
     rec.write_energy("totals", "run", f.totals.energy);
     rec.write_energy("totals", "neurobench", f.totals.energy_neurobench);
     rec.write_energy("totals", "dense", f.totals.dense_energy);
-    rec.write_attribute("/spikesim", "model", t->model_source);
-    rec.write_attribute("/spikesim", "model_format", t->model_format);
-    rec.write_attribute("/spikesim", "mode", std::string(forward_mode_name(t->mode)));
-    if (cfg.record.logits) {
+    if (cfg.record.logits && t->logits != nullptr) {
       for (const auto& [path, m] : {std::pair{"/spikesim/logits", t->logits}, std::pair{"/spikesim/dense_logits", t->dense_logits}})
         rec.write_matrix(path, m->data(), static_cast<std::size_t>(m->rows()), static_cast<std::size_t>(m->cols()));
     }
     const std::vector<std::uint32_t> ids(t->token_ids.begin(), t->token_ids.end());
     rec.write_vector("/spikesim/tokens", ids);
   }
-  rec.write_text("/spikesim/config", cfg.source_text);
   rec.write_text("/spikesim/summary", f.summary.dump(2));
   if (f.complete) rec.finalize();
+}
+
+void write_run_file(Hdf5Recorder& rec, RecordingObserver& observer, const RunFileContents& f) {
+  write_run_identity(rec, observer, f);
+  write_run_counts(rec, f);
 }
 
 }  // namespace spikesim

@@ -3,14 +3,15 @@
 // for both workloads:
 //   while it runs  RecordingObserver streams SONATA spikes and membrane
 //                  frames of the configured populations;
-//   at the start, every few seconds and at the end (or an interruption)
-//                  write_run_file writes, in one place, every population's
-//                  counters, grid and stage, the network that ran, the energy
-//                  figures used, NeuroBench footprint, the stage accounts in
-//                  the network's order, the totals, the model's identity, the
-//                  logits and tokens, the config text and the summary; at
-//                  the end it finalizes the file (renamed into place only
-//                  then), otherwise the ".partial" file says what it holds.
+//   at the start   write_run_identity: every population's grid and stage,
+//                  the network that ran, the energy figures used, NeuroBench
+//                  footprint, the model's identity, the config text;
+//   every few seconds, and at the end (or an interruption)
+//                  write_run_counts: counters, per-neuron energy, the stage
+//                  accounts in the network's order, the totals, token steps,
+//                  logits and tokens, the summary; at the end it finalizes
+//                  the file (renamed into place only then), otherwise the
+//                  ".partial" file says what it holds.
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -82,7 +83,7 @@ class RecordingObserver : public SpikeObserver {
 struct TransformerRunContents {
   std::string model_source, model_format;
   ForwardMode mode = ForwardMode::spiking;
-  const MatrixRM* logits = nullptr;        // written when record.logits
+  const MatrixRM* logits = nullptr;        // written when record.logits and given (not at checkpoints)
   const MatrixRM* dense_logits = nullptr;
   std::vector<int> token_ids;
 };
@@ -104,6 +105,15 @@ struct RunFileContents {
   bool complete = true;  // false: a checkpoint or an interrupted run; the file stays ".partial"
 };
 
+// What does not change while a run goes (populations' grids and stages, the
+// network, the energy figures, the footprint, the model's identity, the
+// config): written once, when recording starts.
+void write_run_identity(Hdf5Recorder& recorder, RecordingObserver& observer, const RunFileContents& contents);
+// The counts so far (counters, per-neuron energy, stage accounts, totals,
+// token steps, logits when given, summary); finalizes the file when
+// `contents.complete`. Written at every checkpoint and at the end.
+void write_run_counts(Hdf5Recorder& recorder, const RunFileContents& contents);
+// Both, for a run written once at its end.
 void write_run_file(Hdf5Recorder& recorder, RecordingObserver& observer, const RunFileContents& contents);
 
 }  // namespace spikesim
