@@ -61,7 +61,7 @@ Attention::CachedVector Attention::encode(EncoderLoop& loop, GifPopulation* enc,
   }
   cv.theta = token_scale_.theta[0];
   cv.zero = static_cast<float>(token_scale_.zero[0]);
-  cv.events = delivered_;
+  cv.events = std::move(delivered_);  // cleared before the next encode
   cv.summary = EventSummary::of(cv.events);
   return cv;
 }

@@ -83,13 +83,19 @@ u64 projection_bytes(u64 d_in, u64 d_out) {
   return add(mul(DenseProjection::kBytesPerWeight, d_in, d_out), mul(2 * 2 * 8, d_out));
 }
 
+// Calls f(edge) for every static projection of the network.
+template <typename F>
+void for_each_projection(const NetworkGraph& net, F f) {
+  const auto& g = net.graph();
+  for (auto [e, end] = boost::edges(g); e != end; ++e)
+    if (g[*e].kind == EdgeKind::projection) f(g[*e]);
+}
+
 // Every spiking projection of the network; a dense run keeps none.
 u64 projections_bytes(const NetworkGraph& net, ForwardMode mode) {
   if (mode == ForwardMode::dense) return 0;
   u64 total = 0;
-  const auto& g = net.graph();
-  for (auto [e, end] = boost::edges(g); e != end; ++e)
-    if (g[*e].kind == EdgeKind::projection) total = add(total, projection_bytes(u(static_cast<long long>(g[*e].d_in)), u(static_cast<long long>(g[*e].d_out))));
+  for_each_projection(net, [&](const EdgeInfo& p) { total = add(total, projection_bytes(p.d_in, p.d_out)); });
   return total;
 }
 
@@ -241,9 +247,10 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
   const std::vector<std::size_t> sizes(cfg.linear_stack.sizes.begin(), cfg.linear_stack.sizes.end());
   const NetworkGraph net = map_linear_stack(sizes);
   MemoryEstimate m;
-  const auto& g = net.graph();
-  for (auto [e, end] = boost::edges(g); e != end; ++e)
-    if (g[*e].kind == EdgeKind::projection) m.weights = add(m.weights, mul(4, g[*e].d_in, g[*e].d_out));
+  // The stack's generated fp32 weights, held as the model holds them.
+  for_each_projection(net, [&](const EdgeInfo& p) {
+    m.weights = add(m.weights, mul(DenseProjection::kBytesPerWeight, p.d_in, p.d_out));
+  });
   m.projections = projections_bytes(net, ForwardMode::spiking);
   if (cfg.record.enabled && cfg.record.spikes)
     for_each_encoder(net, [&](const NodeInfo& n) {

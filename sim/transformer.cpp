@@ -226,7 +226,6 @@ void Transformer::reset_accounts() {
   auto clear = [](Population& p) {
     p.totals() = {};
     p.totals().neurons = p.size();
-    p.counters() = {};
     p.counters().resize(p.size());
   };
   for (Layer& l : layers_) {

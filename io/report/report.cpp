@@ -20,15 +20,11 @@
 #include "io/report/report_detail.hpp"
 
 namespace spikesim {
-namespace {
+namespace report_detail {
 
 // Population energies cover the synaptic work of the population's own
 // projections; K/V encoders have none (their cached spikes are replayed by
 // the attention products, counted on the attention stage).
-}  // namespace
-
-namespace report_detail {
-
 const char* const kKvNote =
     "population energy = its spikes' delivery through its own projections; the K/V encoders' spikes are "
     "replayed by QK^T and PV, whose work is counted on the layer<l>.attention stage";
@@ -218,11 +214,11 @@ std::string num(double v) {
   return fmt::format("{:.4g}", v);
 }
 
-// Energies in the unit that suits them.
 }  // namespace
 
 namespace report_detail {
 
+// Energies in the unit that suits them.
 std::string energy_text(double pj) {
   static constexpr std::array<std::pair<double, const char*>, 5> kUnits{
       {{1e12, "J"}, {1e9, "mJ"}, {1e6, "µJ"}, {1e3, "nJ"}, {1, "pJ"}}};
@@ -275,10 +271,6 @@ const std::vector<std::string>& row_header() {
       "Eff. ACs", "Eff. MACs", "energy", "dense energy",   "ratio",         "bits/neuron/tok"};
   return h;
 }
-
-}  // namespace report_detail
-
-namespace report_detail {
 
 std::vector<std::string> row_cells(const CountsRow& r) {
   const auto bits = r.bits_per_neuron_token();
