@@ -195,7 +195,7 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
     throw Error(ExitCode::config, fmt::format("GPTQ: block = {}, expected at least 1", options.block));
 
   QuantizedWeights q = empty_result(w, spec, group);
-  const bool per_channel = group == n;
+  const bool per_channel = spec.group == 0;
   // Per channel the reference finds the grid before zeroing dead columns.
   if (per_channel) set_all_grids(q, w);
 
@@ -233,6 +233,9 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
       const int count = std::min(options.block, n - i1), i2 = i1 + count;
       Eigen::MatrixXd w1 = wk.middleCols(i1, count);  // W1: updated column by column
       Eigen::MatrixXd err(m, count);
+      // The block's corner of U, row-major: its rows are read one by one.
+      const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> u1 =
+          u.block(i1, i1, count, count);
       for (int i = 0; i < count; ++i) {
         const int c = i1 + i, orig = perm[c];
         if (!per_channel && !static_groups && c % group == 0)
@@ -244,10 +247,10 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
           const Grid g = grid_at(q, r0 + k, orig / group);
           const float code = code_of(static_cast<float>(w1(k, i)), g, maxq);
           q.codes[static_cast<std::size_t>(r0 + k) * n + orig] = static_cast<std::uint8_t>(code);
-          err(k, i) = (w1(k, i) - static_cast<double>(g.scale * (code - g.zero))) / u(c, c);
+          err(k, i) = (w1(k, i) - static_cast<double>(g.scale * (code - g.zero))) / u1(i, i);
         }
         const int rest = count - i - 1;
-        w1.rightCols(rest).noalias() -= err.col(i) * u.row(c).segment(c + 1, rest);
+        w1.rightCols(rest).noalias() -= err.col(i) * u1.row(i).tail(rest);
       }
       wk.rightCols(n - i2).noalias() -= err * u.block(i1, i2, count, n - i2);
     }
