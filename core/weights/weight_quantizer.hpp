@@ -82,11 +82,13 @@ struct GptqOptions {
 // - H += damp · mean(diag H) · I; U = upper Cholesky factor of H⁻¹;
 // - column by column within blocks of `block`: quantize, err = (w − q) / U[c,c],
 //   update the block's later columns, then the columns after the block at once.
-// Parameters: per channel they are found once on the weights as given (before
-// dead columns are zeroed, as the reference does). With groups they are found
-// when c % group == 0 on columns [c, c + group) of W as it stood at the start
-// of the current block (the reference reads its block-level W there, not the
-// block's running copy).
+// Parameters: per channel (group 0) they are found once on the weights as
+// given (before dead columns are zeroed, as the reference does). With groups
+// (group > 0, group = cols included) they are found when c % group == 0 on
+// columns [c, c + group) of W as it stood at the start of the current block
+// (the reference reads its block-level W there, not the block's running copy).
+// act_order sorts by descending diag(H) with a stable sort: tied columns keep
+// their order (torch.argsort leaves ties unspecified).
 // act_order with groups: the reference would find a group's parameters on
 // `group` consecutive *permuted* columns, which are scattered original
 // columns, and our storage needs a group to be consecutive original columns.

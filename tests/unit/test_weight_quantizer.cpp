@@ -130,7 +130,7 @@ TEST_CASE("RTN error is at most half a step per element", "[weights]") {
       }
 }
 
-TEST_CASE("HessianAccumulator equals 2/n XᵀX", "[weights]") {
+TEST_CASE("HessianAccumulator equals 2/n X^T X", "[weights]") {
   Rng rng(3);
   const MatrixRM x = normal_matrix(rng, 10, 5);
   HessianAccumulator acc(5);
