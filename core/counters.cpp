@@ -36,6 +36,10 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
   effective_acs += o.effective_acs;
   effective_macs += o.effective_macs;
   weight_bytes += o.weight_bytes;
+  int_amplitude_acs += o.int_amplitude_acs;
+  int_shift_add_acs += o.int_shift_add_acs;
+  int_effective_acs += o.int_effective_acs;
+  int_effective_macs += o.int_effective_macs;
   neuron_tokens += o.neuron_tokens;
   dense += o.dense;
   return *this;
@@ -46,7 +50,7 @@ double activation_sparsity(const OpCounts& c) {
   return steps > 0 ? 1.0 - static_cast<double>(c.spikes) / steps : 0.0;
 }
 
-std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const OpCounts& c) {
+std::array<std::pair<std::string_view, std::uint64_t>, 15> op_count_fields(const OpCounts& c) {
   return {{{"neurons", c.neurons},
            {"membrane_updates", c.membrane_updates},
            {"spikes", c.spikes},
@@ -57,7 +61,11 @@ std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const
            {"effective_acs", c.effective_acs},
            {"effective_macs", c.effective_macs},
            {"weight_bytes", c.weight_bytes},
-           {"neuron_tokens", c.neuron_tokens}}};
+           {"neuron_tokens", c.neuron_tokens},
+           {"int_amplitude_acs", c.int_amplitude_acs},
+           {"int_shift_add_acs", c.int_shift_add_acs},
+           {"int_effective_acs", c.int_effective_acs},
+           {"int_effective_macs", c.int_effective_macs}}};
 }
 
 void NeuronCounters::resize(std::size_t n) {

@@ -44,6 +44,12 @@ struct OpCounts {
   std::uint64_t effective_acs = 0;      // NeuroBench: binary (|s| = 1) events x fan-out
   std::uint64_t effective_macs = 0;     // NeuroBench: multi-level events x fan-out
   std::uint64_t weight_bytes = 0;       // weight bytes fetched by event delivery
+  // The share of the synaptic figures above done in integer arithmetic
+  // (integer weights times integer amplitudes), priced at integer figures.
+  std::uint64_t int_amplitude_acs = 0;
+  std::uint64_t int_shift_add_acs = 0;
+  std::uint64_t int_effective_acs = 0;
+  std::uint64_t int_effective_macs = 0;
   std::uint64_t neuron_tokens = 0;      // neurons x tokens encoded (denominator of rates)
   DenseOpCounts dense;                  // dense units and readout work
 
@@ -67,7 +73,7 @@ inline std::uint64_t neurobench_effective_macs(const OpCounts& c) { return c.eff
 
 // The scalar fields of OpCounts with their names: the one list that the
 // JSON summaries, the report and the HDF5 attributes are written from.
-std::array<std::pair<std::string_view, std::uint64_t>, 11> op_count_fields(const OpCounts& c);
+std::array<std::pair<std::string_view, std::uint64_t>, 15> op_count_fields(const OpCounts& c);
 
 // Per-neuron account of one population, accumulated over a run.
 struct NeuronCounters {

@@ -68,11 +68,15 @@ EnergyModel EnergyModel::preset_named(std::string_view name, Precision precision
   m.compare_pj = h.add;
   m.ac_pj = h.add;
   m.mac_pj = h.add + h.mul;
+  // Integer synapses: int32 accumulators whatever the dense precision.
+  m.int_ac_pj = horowitz(Precision::int32).add;
+  m.int_mac_pj = horowitz(Precision::int8).mul + horowitz(Precision::int32).add;
   m.fetch_pj_per_byte = fetch_per_byte(memory);
   if (name == "45nm") return m;
   if (name == "loihi") {
     // Davies et al., IEEE Micro 2018, Table 2.
     m.ac_pj = 0.0;
+    m.int_ac_pj = 0.0;
     m.synop_pj = 23.6;
     m.neuron_update_pj = 52.0;  // inactive
     m.active_update_pj = 81.0;
@@ -90,7 +94,9 @@ std::vector<std::string> EnergyModel::preset_names() {
 EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c, AcConvention conv) {
   EnergyBreakdown e;
   const auto acs = conv == AcConvention::amplitude ? c.amplitude_acs : c.shift_add_acs;
-  e.synaptic_pj = static_cast<double>(acs) * m.ac_pj + static_cast<double>(c.synaptic_events) * m.synop_pj;
+  const auto int_acs = conv == AcConvention::amplitude ? c.int_amplitude_acs : c.int_shift_add_acs;
+  e.synaptic_pj = static_cast<double>(acs - int_acs) * m.ac_pj + static_cast<double>(int_acs) * m.int_ac_pj +
+                  static_cast<double>(c.synaptic_events) * m.synop_pj;
   e.neuron_pj = neuron_side(m, c);
   e.dense_pj = dense_units(m, c.dense);
   e.memory_pj = static_cast<double>(c.weight_bytes) * m.fetch_pj_per_byte;
@@ -106,6 +112,15 @@ std::vector<double> neuron_energy_pj(const EnergyModel& m, const NeuronCounters&
   if (n.membrane_updates.size() != n.size() || n.amplitude_sum.size() != n.size() ||
       n.shift_adds.size() != n.size() || n.synaptic_events.size() != n.size())
     throw Error(ExitCode::internal, "neuron_energy_pj: neuron counters of different lengths");
+  // A population's projections may mix float and integer synapses; each
+  // neuron's accumulates are priced at the population's blend, so the
+  // neurons still sum to the population.
+  EnergyModel blended = m;
+  const auto acs = conv == AcConvention::amplitude ? population.amplitude_acs : population.shift_add_acs;
+  const auto int_acs = conv == AcConvention::amplitude ? population.int_amplitude_acs : population.int_shift_add_acs;
+  if (acs > 0)
+    blended.ac_pj = (static_cast<double>(acs - int_acs) * m.ac_pj + static_cast<double>(int_acs) * m.int_ac_pj) /
+                    static_cast<double>(acs);
   std::vector<double> out(n.size());
   for (std::size_t i = 0; i < n.size(); ++i) {
     OpCounts c;
@@ -116,7 +131,7 @@ std::vector<double> neuron_energy_pj(const EnergyModel& m, const NeuronCounters&
     const std::uint64_t fan_out = c.spikes > 0 ? c.synaptic_events / c.spikes : 0;
     c.amplitude_acs = c.amplitude_sum * fan_out;
     c.shift_add_acs = n.shift_adds[i] * fan_out;
-    const EnergyBreakdown e = spiking_energy(m, c, conv);
+    const EnergyBreakdown e = spiking_energy(blended, c, conv);
     out[i] = e.total_pj() + static_cast<double>(c.synaptic_events) * bytes_per_event * m.fetch_pj_per_byte;
   }
   return out;
@@ -124,8 +139,10 @@ std::vector<double> neuron_energy_pj(const EnergyModel& m, const NeuronCounters&
 
 EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c) {
   EnergyBreakdown e;
-  e.synaptic_pj = static_cast<double>(c.effective_acs) * m.ac_pj +
-                  static_cast<double>(c.effective_macs) * m.mac_pj +
+  e.synaptic_pj = static_cast<double>(c.effective_acs - c.int_effective_acs) * m.ac_pj +
+                  static_cast<double>(c.int_effective_acs) * m.int_ac_pj +
+                  static_cast<double>(c.effective_macs - c.int_effective_macs) * m.mac_pj +
+                  static_cast<double>(c.int_effective_macs) * m.int_mac_pj +
                   static_cast<double>(c.synaptic_events) * m.synop_pj;
   e.neuron_pj = neuron_side(m, c);
   e.dense_pj = dense_units(m, c.dense);
@@ -166,10 +183,12 @@ std::string_view memory_level_name(MemoryLevel m) {
   return "?";
 }
 
-std::array<std::pair<std::string_view, double EnergyModel::*>, 13> energy_model_figures() {
+std::array<std::pair<std::string_view, double EnergyModel::*>, 15> energy_model_figures() {
   using M = EnergyModel;
   return {{{"ac_pj", &M::ac_pj},
            {"mac_pj", &M::mac_pj},
+           {"int_ac_pj", &M::int_ac_pj},
+           {"int_mac_pj", &M::int_mac_pj},
            {"synop_pj", &M::synop_pj},
            {"neuron_update_pj", &M::neuron_update_pj},
            {"active_update_pj", &M::active_update_pj},

@@ -46,6 +46,9 @@ struct EnergyModel {
   // Synaptic side of the spiking run.
   double ac_pj = 0.9;             // one accumulate (one amplitude unit on one synapse)
   double mac_pj = 4.6;            // one multiply-accumulate (NeuroBench multi-level event; dense layers)
+  // Integer synapses (integer weights x integer amplitudes, int32 accumulators).
+  double int_ac_pj = 0.1;         // one integer accumulate (45 nm int32 add)
+  double int_mac_pj = 0.3;        // one integer multiply-accumulate (45 nm int8 mult + int32 add)
   double synop_pj = 0.0;          // per synaptic event, independent of amplitude (loihi)
   double neuron_update_pj = 0.0;  // per membrane update that emits no spike (loihi: inactive)
   double active_update_pj = 0.0;  // per membrane update that emits a spike (loihi: active)
@@ -65,7 +68,7 @@ struct EnergyModel {
 // The figures of an EnergyModel with their names: the one list a run file
 // stores them by and reads them back with (io/report/report.hpp), so a report
 // prices a run as the run priced itself, whatever today's presets say.
-std::array<std::pair<std::string_view, double EnergyModel::*>, 13> energy_model_figures();
+std::array<std::pair<std::string_view, double EnergyModel::*>, 15> energy_model_figures();
 
 // The two synaptic conventions of DESIGN.md §3.
 enum class AcConvention { amplitude, shift_add };

@@ -27,7 +27,7 @@ class DynamicProjection : public Projection {
   [[nodiscard]] const std::string& name() const override { return name_; }
   [[nodiscard]] std::size_t d_in() const override { return d_; }
   [[nodiscard]] std::uint64_t fan_out() const override { return 1; }
-  [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return 0; }
+  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return 0; }
 
  protected:
   std::string name_;

@@ -1,10 +1,15 @@
 #pragma once
 // A dense projection: all-to-all static synapses from a spiking population
-// (d_in neurons) to an integrator (d_out outputs), weights W [d_out x d_in].
+// (d_in neurons) to an integrator (d_out outputs), with float weights (f32,
+// bf16 or f16) W [d_out x d_in] held by the model (core/weights/).
 //
-// Storage is transposed: presynaptic neuron i's outgoing weights W[:, i] are
-// contiguous, so delivering an event streams one row of d_out floats.
-// Delivery is memory-bound; see bench/delivery_bench.cpp.
+// The tensor is stored by input: presynaptic neuron i's outgoing weights
+// W[:, i] are one contiguous line, so delivering an event streams exactly
+// its line. Delivery is memory-bound; see bench/delivery_bench.cpp.
+//
+// Accumulators are double (network/integrator.hpp): every product of an
+// integer amplitude and a float weight is exact, which keeps the spiking run
+// equal to the quantized reference.
 //
 // Parallelism: TBB splits the outputs into slices; each task applies every
 // event of the step to its slice only. No two tasks write the same
@@ -16,7 +21,7 @@
 #include <vector>
 
 #include "core/event.hpp"
-#include "core/matrix.hpp"
+#include "core/weights/weight_tensor.hpp"
 #include "network/integrator.hpp"
 #include "network/projection.hpp"
 
@@ -24,43 +29,40 @@ namespace spikesim {
 
 class DenseProjection final : public StaticProjection {
  public:
-  // Bytes of one stored weight (fp32).
-  static constexpr std::uint64_t kBytesPerWeight = sizeof(float);
-
-  DenseProjection() = default;
-  // `weights` is W in PyTorch layout: [d_out x d_in], row-major.
-  DenseProjection(std::string name, std::size_t d_in, std::size_t d_out, std::span<const float> weights);
+  // `weights` by_input, of a float type; the projection keeps a reference to
+  // the same storage (a WeightTensor copy shares it).
+  DenseProjection(std::string name, const WeightTensor& weights);
 
   [[nodiscard]] const std::string& name() const override { return name_; }
-  [[nodiscard]] std::string_view kind() const override { return "dense f32"; }
-  [[nodiscard]] std::size_t d_in() const override { return d_in_; }
-  [[nodiscard]] std::size_t d_out() const override { return d_out_; }
-  [[nodiscard]] std::uint64_t fan_out() const override { return d_out_; }
-  [[nodiscard]] std::uint64_t weight_bytes_per_synapse() const override { return kBytesPerWeight; }
-  [[nodiscard]] const float* outgoing(NeuronId i) const { return weights_t_.data() + std::size_t{i} * d_out_; }
+  [[nodiscard]] std::string_view kind() const override { return kind_; }
+  [[nodiscard]] std::size_t d_in() const override { return w_.cols(); }
+  [[nodiscard]] std::size_t d_out() const override { return w_.rows(); }
+  [[nodiscard]] std::uint64_t fan_out() const override { return w_.rows(); }
+  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.line_bytes(); }
+  [[nodiscard]] const WeightTensor& weights() const override { return w_; }
 
   // Precomputes Σ_{i∈g} W[j, i] per source group for read-out.
-  void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups) override;
-  void bind_groups(const GifGrid& source) { bind_groups(source.group_map(), source.groups()); }
-  [[nodiscard]] std::span<const double> group_colsum() const override { return group_colsum_; }
-
+  void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups, std::int64_t max_membrane) override;
+  void prepare(Integrator& integrator) const override;
   // acc_{g(i), j} += s · W[j, i] for every event (i, s) and every output j.
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
                Integrator& target) const override;
+  // y_j = Σ_g θ_g (acc_{g,j} − z_g Σ_{i∈g} W[j, i]) + b_j: 2·G·d_out MACs (+ d_out adds for a bias).
+  void read_out(const Integrator& integrator, const TokenScale& scale, std::span<const float> bias,
+                std::span<float> y, DenseOpCounts* ops) const override;
 
  private:
   std::string name_;
-  std::size_t d_in_ = 0;
-  std::size_t d_out_ = 0;
-  std::vector<float> weights_t_;   // [d_in x d_out]
+  std::string kind_;
+  WeightTensor w_;
+  std::size_t groups_ = 0;
   std::vector<double> group_colsum_;  // [G x d_out]
 };
 
-// What a dense matrix-vector product with `weights` (held as the model
-// stores them, fp32) costs: one MAC and one weight fetch per element. The
-// dense forward, the dense lm_head and the dense equivalent count with it.
-void account_dense_matvec(const MatrixRM& weights, OpCounts& counts);
-// Bytes the stored weights occupy (NeuroBench Footprint).
-std::uint64_t stored_weight_bytes(const MatrixRM& weights);
+// What a dense matrix-vector product with `weights` costs: one MAC and one
+// weight fetch (in the stored format) per element, plus, for integer
+// weights, one MAC per output and group for the scales. The dense forward,
+// the dense lm_head and the dense equivalent count with it.
+void account_dense_matvec(const WeightTensor& weights, OpCounts& counts);
 
 }  // namespace spikesim

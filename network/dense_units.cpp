@@ -163,13 +163,12 @@ void residual_add(std::span<float> x, std::span<const float> y, DenseOpCounts* c
   count(counts, DenseOp::add, x.size());
 }
 
-void embedding_lookup(const MatrixRM& table, int token, std::span<float> out, DenseOpCounts* /*counts*/) {
-  if (token < 0 || token >= table.rows())
+void embedding_lookup(const WeightTensor& table, int token, std::span<float> out, DenseOpCounts* /*counts*/) {
+  if (token < 0 || static_cast<std::size_t>(token) >= table.rows())
     throw Error(ExitCode::data,
                 fmt::format("token id {} outside the vocabulary [0, {})", token, table.rows()));
-  require_same_size(out.size(), static_cast<std::size_t>(table.cols()), "embedding_lookup output");
-  const float* row = table.data() + static_cast<std::size_t>(token) * table.cols();
-  std::copy(row, row + table.cols(), out.begin());
+  require_same_size(out.size(), table.cols(), "embedding_lookup output");
+  table.row_to_f32(static_cast<std::size_t>(token), out);
 }
 
 }  // namespace spikesim

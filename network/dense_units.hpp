@@ -21,6 +21,7 @@
 
 #include "core/counters.hpp"
 #include "core/matrix.hpp"
+#include "core/weights/weight_tensor.hpp"
 
 namespace spikesim {
 
@@ -89,7 +90,7 @@ void silu_mul(std::span<const float> gate, std::span<const float> up, std::span<
 // x += y.
 void residual_add(std::span<float> x, std::span<const float> y, DenseOpCounts* counts);
 
-// out = table.row(token); Error(ExitCode::data) when token is outside [0, rows).
-void embedding_lookup(const MatrixRM& table, int token, std::span<float> out, DenseOpCounts* counts);
+// out = table.row(token) (dequantized); Error(ExitCode::data) when token is outside [0, rows).
+void embedding_lookup(const WeightTensor& table, int token, std::span<float> out, DenseOpCounts* counts);
 
 }  // namespace spikesim

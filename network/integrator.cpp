@@ -2,36 +2,46 @@
 
 #include <algorithm>
 
-#include "core/error.hpp"
-
 namespace spikesim {
 
-void Integrator::resize(std::size_t groups, std::size_t outputs) {
-  groups_ = groups;
+void Integrator::resize(Kind kind, std::size_t rows, std::size_t outputs) {
+  kind_ = kind;
+  rows_ = rows;
   outputs_ = outputs;
-  acc_.assign(groups * outputs, 0.0);
+  stride_ = (outputs + 63) / 64 * 64;
+  real_.clear();
+  i32_.clear();
+  i64_.clear();
+  const std::size_t n = rows * stride_;
+  switch (kind) {
+    case Kind::real:
+      real_.assign(n, 0.0);
+      break;
+    case Kind::int32:
+      i32_.assign(n, 0);
+      break;
+    case Kind::int64:
+      i64_.assign(n, 0);
+      break;
+  }
+  sums_.assign(kind == Kind::real ? 0 : rows, 0);
 }
 
-void Integrator::clear() { std::fill(acc_.begin(), acc_.end(), 0.0); }
+void Integrator::clear() {
+  std::fill(real_.begin(), real_.end(), 0.0);
+  std::fill(i32_.begin(), i32_.end(), 0);
+  std::fill(i64_.begin(), i64_.end(), 0);
+  std::fill(sums_.begin(), sums_.end(), 0);
+}
 
-void Integrator::read_out(const TokenScale& scale, std::span<const double> group_colsum, std::span<const float> bias,
-                          std::span<float> y, DenseOpCounts* ops) const {
-  if (scale.theta.size() != groups_ || group_colsum.size() != groups_ * outputs_ || y.size() != outputs_)
-    throw Error(ExitCode::internal, fmt::format("integrator read-out: {} groups x {} outputs, got {} scales, "
-                                                "{} column sums, {} outputs",
-                                                groups_, outputs_, scale.theta.size(), group_colsum.size(),
-                                                y.size()));
-  for (std::size_t j = 0; j < outputs_; ++j) {
-    double v = bias.empty() ? 0.0 : static_cast<double>(bias[j]);
-    for (std::size_t g = 0; g < groups_; ++g)
-      v += static_cast<double>(scale.theta[g]) *
-           (row(g)[j] - static_cast<double>(scale.zero[g]) * group_colsum[g * outputs_ + j]);
-    y[j] = static_cast<float>(v);
-  }
-  if (ops) {
-    ops->add(DenseOp::mac, 2 * groups_ * outputs_);
-    if (!bias.empty()) ops->add(DenseOp::add, outputs_);
-  }
+bool Integrator::equals(const Integrator& o) const {
+  if (kind_ != o.kind_ || rows_ != o.rows_ || outputs_ != o.outputs_ || sums_ != o.sums_) return false;
+  for (std::size_t r = 0; r < rows_; ++r)
+    for (std::size_t j = 0; j < outputs_; ++j) {
+      const bool same = kind_ == Kind::real ? row(r)[j] == o.row(r)[j] : integer(r, j) == o.integer(r, j);
+      if (!same) return false;
+    }
+  return true;
 }
 
 }  // namespace spikesim

@@ -1,6 +1,9 @@
 #include "network/linear_stage.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
+#include "network/weight_kernels.hpp"
 
 namespace spikesim {
 
@@ -9,18 +12,27 @@ LinearStage::LinearStage(std::string name, PopulationId id, GifGrid grid, std::v
     : mode_(mode), encoder_(std::move(name), id, std::move(grid)), weights_(std::move(weights)) {
   projection_counts_.resize(weights_.size());
   for (const StageWeight& w : weights_)
-    if (static_cast<std::size_t>(w.weight->cols()) != encoder_.size())
+    if (w.weight->cols() != encoder_.size())
       throw Error(ExitCode::internal, fmt::format("stage '{}': weight '{}' has {} inputs, encoder {} neurons",
                                                   encoder_.name(), w.name, w.weight->cols(), encoder_.size()));
   for (const StageWeight& w : weights_)
-    if (w.has_bias() && w.bias->size() != w.weight->rows())
+    if (w.has_bias() && static_cast<std::size_t>(w.bias->size()) != w.weight->rows())
       throw Error(ExitCode::internal, fmt::format("stage '{}': bias of '{}' has {} entries, weight {} rows",
                                                   encoder_.name(), w.name, w.bias->size(), w.weight->rows()));
   if (mode_ == ForwardMode::dense) return;
+  std::int64_t max_membrane = 0;
+  for (std::size_t g = 0; g < encoder_.grid().groups(); ++g)
+    max_membrane = std::max<std::int64_t>(max_membrane, encoder_.grid().group_levels(g));
   for (const StageWeight& w : weights_) {
-    projections_.push_back(make_projection(kLinearProjectionKind, w.name, *w.weight));
-    projections_.back()->bind_groups(encoder_.group_of(), encoder_.groups());
-    integrators_.emplace_back(encoder_.groups(), projections_.back()->d_out());
+    const WeightTensor* tensor = w.weight;
+    if (tensor->order() != WeightOrder::by_input) {
+      reordered_.push_back(std::make_unique<WeightTensor>(tensor->reordered(WeightOrder::by_input)));
+      tensor = reordered_.back().get();
+    }
+    projections_.push_back(make_projection(projection_kind_for(*tensor), w.name, *tensor));
+    projections_.back()->bind_groups(encoder_.group_of(), encoder_.groups(), max_membrane);
+    integrators_.emplace_back();
+    projections_.back()->prepare(integrators_.back());
   }
 }
 
@@ -46,15 +58,13 @@ std::span<const float> bias_of(const StageWeight& w) {
 
 void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<const std::span<float>> y,
                       DenseOpCounts* dense_ops) {
-  const Eigen::Map<const Eigen::VectorXf> xv(x.data(), static_cast<Eigen::Index>(x.size()));
   switch (mode_) {
     case ForwardMode::dense:
       for (std::size_t k = 0; k < weights_.size(); ++k) {
-        Eigen::Map<Eigen::VectorXf> yk(y[k].data(), static_cast<Eigen::Index>(y[k].size()));
-        yk.noalias() = *weights_[k].weight * xv;
+        matvec(*weights_[k].weight, x, y[k]);
         if (weights_[k].has_bias()) {
-          yk += *weights_[k].bias;
-          if (dense_ops) dense_ops->add(DenseOp::add, static_cast<std::uint64_t>(yk.size()));
+          for (std::size_t j = 0; j < y[k].size(); ++j) y[k][j] += (*weights_[k].bias)[static_cast<Eigen::Index>(j)];
+          if (dense_ops) dense_ops->add(DenseOp::add, y[k].size());
         }
       }
       return;
@@ -68,7 +78,7 @@ void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<con
       for (std::size_t k = 0; k < projections_.size(); ++k) {
         integrators_[k].clear();
         projections_[k]->deliver(codes_, grid.group_map(), integrators_[k]);
-        integrators_[k].read_out(scale_, projections_[k]->group_colsum(), bias_of(weights_[k]), y[k], nullptr);
+        projections_[k]->read_out(integrators_[k], scale_, bias_of(weights_[k]), y[k], nullptr);
         // The read-out's MACs are part of the quantized matvec counted by the caller; the bias is not.
         if (weights_[k].has_bias() && dense_ops) dense_ops->add(DenseOp::add, d_out(k));
       }
@@ -80,8 +90,7 @@ void LinearStage::run(EncoderLoop& loop, std::span<const float> x, std::span<con
         targets.push_back({projections_[k].get(), &integrators_[k], &projection_counts_[k]});
       loop.run_encoder(encoder_, x, targets, nullptr);
       for (std::size_t k = 0; k < projections_.size(); ++k)
-        integrators_[k].read_out(encoder_.scale(), projections_[k]->group_colsum(), bias_of(weights_[k]), y[k],
-                                 dense_ops);
+        projections_[k]->read_out(integrators_[k], encoder_.scale(), bias_of(weights_[k]), y[k], dense_ops);
       return;
     }
   }

@@ -16,13 +16,9 @@
 
 namespace spikesim {
 
-// The projection kind linear stages build their weights with
-// (network/projection_kinds.hpp); run summaries report it.
-inline constexpr std::string_view kLinearProjectionKind = "dense f32";
-
 struct StageWeight {
-  std::string name;       // projection name, e.g. "layer0.wq"
-  const MatrixRM* weight; // [d_out x d_in]
+  std::string name;            // projection name, e.g. "layer0.wq"
+  const WeightTensor* weight;  // [d_out x d_in], the model's
   const Eigen::VectorXf* bias = nullptr;  // [d_out], or null / empty: none
   [[nodiscard]] bool has_bias() const { return bias != nullptr && bias->size() > 0; }
 };
@@ -34,7 +30,11 @@ class LinearStage {
   [[nodiscard]] const std::string& name() const { return encoder_.name(); }
   [[nodiscard]] std::size_t d_in() const { return encoder_.size(); }
   [[nodiscard]] std::size_t outputs() const { return weights_.size(); }
-  [[nodiscard]] std::size_t d_out(std::size_t k) const { return static_cast<std::size_t>(weights_[k].weight->rows()); }
+  [[nodiscard]] std::size_t d_out(std::size_t k) const { return weights_[k].weight->rows(); }
+  // The projection of weight k (quantized and spiking modes; null in dense mode).
+  [[nodiscard]] const StaticProjection* projection(std::size_t k) const {
+    return projections_.empty() ? nullptr : projections_[k].get();
+  }
   [[nodiscard]] const StageWeight& weight(std::size_t k) const { return weights_[k]; }
   [[nodiscard]] const GifPopulation& encoder() const { return encoder_; }
   GifPopulation& encoder() { return encoder_; }
@@ -58,6 +58,8 @@ class LinearStage {
   GifPopulation encoder_;
   std::vector<StageWeight> weights_;
   std::vector<std::unique_ptr<StaticProjection>> projections_;  // quantized and spiking modes
+  // By-input copies of weights the model holds by output (a spiked lm_head).
+  std::vector<std::unique_ptr<WeightTensor>> reordered_;
   std::vector<SpikeEvent> codes_;
   std::vector<Integrator> integrators_;
   std::vector<OpCounts> projection_counts_;

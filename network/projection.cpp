@@ -25,7 +25,13 @@ void Projection::account(const EventSummary& e, OpCounts& c) const {
   c.shift_add_acs += e.shift_adds * f;
   c.effective_acs += e.binary * f;
   c.effective_macs += (e.events - e.binary) * f;
-  c.weight_bytes += e.events * f * weight_bytes_per_synapse();
+  c.weight_bytes += e.events * weight_bytes_per_event();
+  if (integer_synapses()) {
+    c.int_amplitude_acs += e.amplitude_sum * f;
+    c.int_shift_add_acs += e.shift_adds * f;
+    c.int_effective_acs += e.binary * f;
+    c.int_effective_macs += (e.events - e.binary) * f;
+  }
 }
 
 }  // namespace spikesim

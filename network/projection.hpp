@@ -6,7 +6,10 @@
 // its weights are stored.
 //
 // Kinds today:
-//   DenseProjection (dense_projection.hpp)  static fp32 weights W [d_out x d_in]
+//   DenseProjection (dense_projection.hpp)  static float weights (f32, bf16,
+//       f16) W [d_out x d_in], double accumulators
+//   IntProjection (int_projection.hpp)  static integer weights (int8, int4)
+//       with per-group scales: integer synapses, integer accumulators
 //   QkProjection, PvProjection (attention_projections.hpp)  attention's
 //       dynamic weights: the query, or the softmax probabilities, applied to
 //       cached K/V spikes
@@ -19,7 +22,9 @@
 
 #include "core/counters.hpp"
 #include "core/event.hpp"
+#include "core/weights/weight_tensor.hpp"
 #include "network/integrator.hpp"
+#include "neurons/token_scale.hpp"
 
 namespace spikesim {
 
@@ -48,9 +53,13 @@ class Projection {
   // Synapses one event reaches: d_out for all-to-all weights, 1 for
   // attention's replay of a cached spike onto one score or one channel.
   [[nodiscard]] virtual std::uint64_t fan_out() const = 0;
-  // Weight bytes fetched per synapse an event reaches (the stored format;
-  // 0 for dynamic weights, which are activations already at hand).
-  [[nodiscard]] virtual std::uint64_t weight_bytes_per_synapse() const = 0;
+  // Weight bytes one event fetches: its line of weights in the stored
+  // format (an int4 line is an eighth of an f32 one); 0 for dynamic weights,
+  // which are activations already at hand.
+  [[nodiscard]] virtual std::uint64_t weight_bytes_per_event() const = 0;
+  // Synaptic arithmetic is integer (integer weights times integer
+  // amplitudes), priced at the integer figures of the energy model.
+  [[nodiscard]] virtual bool integer_synapses() const { return false; }
 
   // acc_{g(i), j} += s · w_ij for every event (i, s) and each output j it reaches.
   virtual void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
@@ -62,14 +71,22 @@ class Projection {
 };
 
 // A projection with fixed weights W [d_out x d_in] (the model's linear
-// layers). Read-out removes each source group's zero point, which needs
-// Σ_{i∈g} W[j, i] per group g and output j (network/integrator.hpp), so a
-// static projection is bound to its source's groups once.
+// layers), held by reference: the model's tensor is the only copy. Read-out
+// removes each source group's zero point, which needs Σ_{i∈g} W[j, i] per
+// group g and output j, so a static projection is bound to its source's
+// groups once.
 class StaticProjection : public Projection {
  public:
-  virtual void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups) = 0;
-  // [groups x d_out] row-major.
-  [[nodiscard]] virtual std::span<const double> group_colsum() const = 0;
+  [[nodiscard]] virtual const WeightTensor& weights() const = 0;
+  // `max_membrane`: the largest |V| a source neuron holds (A·T of its grid),
+  // which bounds integer accumulators (network/int_projection.hpp).
+  virtual void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups, std::int64_t max_membrane) = 0;
+  // Sizes `integrator` for this projection's accumulators (zeroed).
+  virtual void prepare(Integrator& integrator) const = 0;
+  // y_j = Σ_g θ_g · (acc_{g,j} − z_g · Σ_{i∈g} W[j, i]) + b_j, from the
+  // accumulators `deliver` left; the work is counted into `ops` (dense).
+  virtual void read_out(const Integrator& integrator, const TokenScale& scale, std::span<const float> bias,
+                        std::span<float> y, DenseOpCounts* ops) const = 0;
 };
 
 // One outgoing projection of an encoder, the integrator it feeds, and an

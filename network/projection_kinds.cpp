@@ -6,29 +6,44 @@
 
 #include "core/error.hpp"
 #include "network/dense_projection.hpp"
+#include "network/int_projection.hpp"
 
 namespace spikesim {
 namespace {
 
-std::unique_ptr<StaticProjection> make_dense_f32(std::string name, const MatrixRM& w) {
-  return std::make_unique<DenseProjection>(std::move(name), static_cast<std::size_t>(w.cols()),
-                                           static_cast<std::size_t>(w.rows()),
-                                           std::span<const float>(w.data(), static_cast<std::size_t>(w.size())));
+template <class P>
+std::unique_ptr<StaticProjection> make(std::string name, const WeightTensor& w) {
+  return std::make_unique<P>(std::move(name), w);
 }
 
 // One row per kind.
 constexpr std::array kKinds{
-    ProjectionKind{"dense f32", &make_dense_f32},
+    ProjectionKind{"dense f32", WeightType::f32, &make<DenseProjection>},
+    ProjectionKind{"dense bf16", WeightType::bf16, &make<DenseProjection>},
+    ProjectionKind{"dense f16", WeightType::f16, &make<DenseProjection>},
+    ProjectionKind{"dense int8", WeightType::int8, &make<IntProjection>},
+    ProjectionKind{"dense int4", WeightType::int4, &make<IntProjection>},
 };
 
 }  // namespace
 
 std::span<const ProjectionKind> projection_kinds() { return kKinds; }
 
-std::unique_ptr<StaticProjection> make_projection(std::string_view kind, std::string name, const MatrixRM& weights) {
+std::string_view projection_kind_for(const WeightTensor& weights) {
+  for (const ProjectionKind& k : kKinds)
+    if (k.weights == weights.type()) return k.name;
+  throw Error(ExitCode::internal, fmt::format("no projection kind holds {} weights", weights.format()));
+}
+
+std::unique_ptr<StaticProjection> make_projection(std::string_view kind, std::string name, const WeightTensor& weights) {
   std::string known;
   for (const ProjectionKind& k : kKinds) {
-    if (k.name == kind) return k.make(std::move(name), weights);
+    if (k.name == kind) {
+      if (k.weights != weights.type())
+        throw Error(ExitCode::config, fmt::format("projection '{}': kind '{}' holds {} weights, got {}", name, kind,
+                                                  weight_type_name(k.weights), weights.format()));
+      return k.make(std::move(name), weights);
+    }
     known += fmt::format("{}'{}'", known.empty() ? "" : ", ", k.name);
   }
   throw Error(ExitCode::config, fmt::format("projection '{}': no projection kind '{}' (known: {})", name, kind, known));

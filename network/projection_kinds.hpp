@@ -1,27 +1,32 @@
 #pragma once
 // The kinds of static projection a linear stage can be built with, by name.
-// A new kind registers here with one row in projection_kinds.cpp; the
-// stage names the kind it wants (today every weight is "dense f32"; the
-// weight tensor's type will choose it).
+// A new kind registers here with one row in projection_kinds.cpp; a stage
+// asks for the kind its weight tensor's type calls for
+// (projection_kind_for).
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include "core/matrix.hpp"
+#include "core/weights/weight_tensor.hpp"
 #include "network/projection.hpp"
 
 namespace spikesim {
 
 struct ProjectionKind {
   std::string_view name;  // as Projection::kind() reports it
-  std::unique_ptr<StaticProjection> (*make)(std::string name, const MatrixRM& weights);
+  WeightType weights;     // the element type it holds
+  std::unique_ptr<StaticProjection> (*make)(std::string name, const WeightTensor& weights);
 };
 
 std::span<const ProjectionKind> projection_kinds();
 
-// A projection of `kind` holding `weights` [d_out x d_in]; Error(config)
-// naming the kind and the known ones when there is no such kind.
-std::unique_ptr<StaticProjection> make_projection(std::string_view kind, std::string name, const MatrixRM& weights);
+// The kind that holds `weights` ("dense bf16", "dense int4", ...).
+std::string_view projection_kind_for(const WeightTensor& weights);
+
+// A projection of `kind` holding `weights` (by_input); Error(config) naming
+// the kind and the known ones when there is no such kind, or when the
+// tensor's type is not the kind's.
+std::unique_ptr<StaticProjection> make_projection(std::string_view kind, std::string name, const WeightTensor& weights);
 
 }  // namespace spikesim

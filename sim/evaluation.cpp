@@ -10,6 +10,7 @@
 #include "sim/progress.hpp"
 #include "sim/run_driver.hpp"
 #include "sim/run_summary.hpp"
+#include "sim/weight_quantization.hpp"
 
 namespace spikesim {
 
@@ -24,7 +25,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     throw Error(ExitCode::usage, "eval: needs a token file (--tokens, or key input.token_file)");
   Progress progress(cfg.run.progress, "eval");
   progress.phase("load", cfg.model.path);
-  const LlamaModel model = model_for(cfg);
+  LlamaModel model = model_for(cfg);
   log_model(model);
   // tokens
   const TokenLayout layout = eval_layout(cfg);
@@ -42,6 +43,10 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const Calibration calib = calibration_for(cfg, model, all, layout, windows);
   if (calib.overlaps_evaluation)
     spdlog::warn("eval: token file has no sequences after the evaluated ones; calibration reuses evaluated ones");
+  if (cfg.weights.bits != 0) {
+    progress.phase("quantize", weights_text(cfg.weights));
+    quantize_weights(model, cfg.weights, calib.sequences);
+  }
   progress.phase("calibrate", calibration_text(cfg, calib));
   const SaliencyPlan plan = calibrate(cfg, model, calib);
   // simulate
@@ -82,6 +87,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
                       {"calibration_overlaps_evaluation", calib.overlaps_evaluation},
                       {"wall_s", wall}};
   j.update(encoding_settings_json(cfg.encoding));
+  j.update(weight_settings_json(cfg.weights, model));
   if (mode == ForwardMode::spiking) {
     // Per predicted token, the tokens the perplexity is over (a window's
     // first token is simulated but predicts nothing scored).

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "network/weight_kernels.hpp"
 
 namespace spikesim {
 
@@ -16,15 +17,17 @@ LinearStack::LinearStack(const LinearStackSpec& spec) : spec_(spec), graph_(map_
     const double sd = 1.0 / std::sqrt(static_cast<double>(d_in));
     for (Eigen::Index r = 0; r < w.rows(); ++r)
       for (Eigen::Index c = 0; c < w.cols(); ++c) w(r, c) = static_cast<float>(sd * rng.normal());
-    weights_.push_back(std::move(w));
+    weights_.push_back(WeightTensor::from_f32(w, WeightType::f32, WeightOrder::by_input));
 
     const std::string enc = fmt::format("layer{}.encoder", k);
     const std::string proj = fmt::format("layer{}.W", k);
     encoders_.emplace_back(enc, static_cast<PopulationId>(k),
                            GifGrid::uniform(d_in, spec.bits, spec.steps, spec.is_signed));
-    projections_.emplace_back(proj, d_in, d_out, std::span<const float>(weights_.back().data(), d_in * d_out));
-    projections_.back().bind_groups(encoders_.back().grid());
-    integrators_.emplace_back(encoders_.back().grid().groups(), d_out);
+    projections_.emplace_back(proj, weights_.back());
+    const GifGrid& grid = encoders_.back().grid();
+    projections_.back().bind_groups(grid.group_map(), grid.groups(), grid.group_levels(0));
+    integrators_.emplace_back();
+    projections_.back().prepare(integrators_.back());
   }
   projection_counts_.resize(L);
 }
@@ -44,8 +47,8 @@ Eigen::VectorXf LinearStack::run_spiking(Simulator& sim, const Eigen::VectorXf& 
     const DeliveryTarget target{&projections_[k], &integrators_[k], &projection_counts_[k]};
     sim.run_encoder(encoders_[k], std::span<const float>(v.data(), v.size()), {&target, 1});
     Eigen::VectorXf y(projections_[k].d_out());
-    integrators_[k].read_out(encoders_[k].scale(), projections_[k].group_colsum(), {},
-                             std::span<float>(y.data(), y.size()), dense_ops);
+    projections_[k].read_out(integrators_[k], encoders_[k].scale(), {}, std::span<float>(y.data(), y.size()),
+                             dense_ops);
     v = std::move(y);
   }
   return v;
@@ -53,7 +56,11 @@ Eigen::VectorXf LinearStack::run_spiking(Simulator& sim, const Eigen::VectorXf& 
 
 Eigen::VectorXf LinearStack::run_dense(const Eigen::VectorXf& x) const {
   Eigen::VectorXf v = x;
-  for (const MatrixRM& w : weights_) v = w * v;
+  for (const WeightTensor& w : weights_) {
+    Eigen::VectorXf y(static_cast<Eigen::Index>(w.rows()));
+    matvec(w, std::span<const float>(v.data(), v.size()), std::span<float>(y.data(), y.size()));
+    v = std::move(y);
+  }
   return v;
 }
 
@@ -66,14 +73,15 @@ Eigen::VectorXf LinearStack::run_quantized(const Eigen::VectorXf& x) const {
     Eigen::VectorXf x_hat(grid.size());
     grid.quantize(std::span<const float>(v.data(), v.size()), encoders_[k].name(), scale, q);
     grid.decode(scale, q, std::span<float>(x_hat.data(), x_hat.size()));
-    v = weights_[k] * x_hat;
+    v.resize(static_cast<Eigen::Index>(weights_[k].rows()));
+    matvec(weights_[k], std::span<const float>(x_hat.data(), x_hat.size()), std::span<float>(v.data(), v.size()));
   }
   return v;
 }
 
 std::uint64_t LinearStack::dense_macs_per_token() const {
   std::uint64_t macs = 0;
-  for (const MatrixRM& w : weights_) macs += static_cast<std::uint64_t>(w.rows() * w.cols());
+  for (const WeightTensor& w : weights_) macs += static_cast<std::uint64_t>(w.size());
   return macs;
 }
 

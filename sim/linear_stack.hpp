@@ -36,7 +36,7 @@ class LinearStack {
   [[nodiscard]] std::size_t output_size() const { return spec_.sizes.back(); }
   [[nodiscard]] const NetworkGraph& graph() const { return graph_; }
   [[nodiscard]] const LinearStackSpec& spec() const { return spec_; }
-  [[nodiscard]] const MatrixRM& weights(std::size_t k) const { return weights_[k]; }
+  [[nodiscard]] const WeightTensor& weights(std::size_t k) const { return weights_[k]; }
   [[nodiscard]] std::vector<GifPopulation>& encoders() { return encoders_; }
   [[nodiscard]] const std::vector<GifPopulation>& encoders() const { return encoders_; }
   [[nodiscard]] const std::vector<OpCounts>& projection_counts() const { return projection_counts_; }
@@ -54,7 +54,7 @@ class LinearStack {
 
  private:
   LinearStackSpec spec_;
-  std::vector<MatrixRM> weights_;
+  std::vector<WeightTensor> weights_;  // f32, by input
   std::vector<DenseProjection> projections_;
   std::vector<GifPopulation> encoders_;
   std::vector<Integrator> integrators_;

@@ -77,11 +77,9 @@ u64 weight_bytes(const Shape& s) {
   return mul(add(params, transient), 4);
 }
 
-// The projection's own copy of its weights (DenseProjection::kBytesPerWeight
-// each, transposed) + double integrator and column sums (2 groups).
-u64 projection_bytes(u64 d_in, u64 d_out) {
-  return add(mul(DenseProjection::kBytesPerWeight, d_in, d_out), mul(2 * 2 * 8, d_out));
-}
+// A projection holds no weights of its own (it reads the model's tensor):
+// its double integrator and column sums (2 groups).
+u64 projection_bytes(u64 /*d_in*/, u64 d_out) { return mul(2 * 2 * 8, d_out); }
 
 // Calls f(edge) for every static projection of the network.
 template <typename F>
@@ -249,7 +247,7 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
   MemoryEstimate m;
   // The stack's generated fp32 weights, held as the model holds them.
   for_each_projection(net, [&](const EdgeInfo& p) {
-    m.weights = add(m.weights, mul(DenseProjection::kBytesPerWeight, p.d_in, p.d_out));
+    m.weights = add(m.weights, mul(sizeof(float), p.d_in, p.d_out));
   });
   m.projections = projections_bytes(net, ForwardMode::spiking);
   if (cfg.record.enabled && cfg.record.spikes)

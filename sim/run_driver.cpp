@@ -16,6 +16,7 @@
 #include "sim/pipeline.hpp"
 #include "sim/progress.hpp"
 #include "sim/run_file_writer.hpp"
+#include "sim/weight_quantization.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/transformer.hpp"
 
@@ -198,11 +199,15 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
 
   Progress progress(cfg.run.progress, "run");
   progress.phase("load", cfg.model.path);
-  const LlamaModel model = model_for(cfg);
+  LlamaModel model = model_for(cfg);
   log_model(model);
   Inputs in = inputs_for(cfg, model);
   const EncodingSpec& enc = cfg.encoding;
   const ForwardMode mode = cfg.run.mode;
+  if (cfg.weights.bits != 0) {
+    progress.phase("quantize", weights_text(cfg.weights));
+    quantize_weights(model, cfg.weights, in.calibration.sequences);
+  }
   progress.phase("calibrate", calibration_text(cfg, in.calibration));
   const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
 
@@ -253,7 +258,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     out.summary.update(encoding_settings_json(cfg.encoding));
     out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
-    out.summary["weights"] = std::string(kLinearProjectionKind);
+    out.summary.update(weight_settings_json(cfg.weights, model));
     out.summary["energy_preset"] = cfg.energy.preset;
     out.summary["model"] = model.source;
     out.summary["model_format"] = model.format;
@@ -283,7 +288,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
       // Footprint: the projections' weights (spiking or not) and the lm_head.
       for (const LlamaLayer& l : model.layers) {
-        for (const MatrixRM* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
+        for (const WeightTensor* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
         for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
           if (b->size() > 0) f.biases.push_back(b);
       }

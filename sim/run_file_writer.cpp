@@ -61,15 +61,20 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
 // NeuroBench Footprint and ConnectionSparsity of the stored projection
 // weights (docs/reference/neurobench.md): their bytes and the fraction of
 // exact zeros. A scan of every weight: written once per run.
-void write_footprint(Hdf5Recorder& rec, const std::vector<const MatrixRM*>& weights,
+void write_footprint(Hdf5Recorder& rec, const std::vector<const WeightTensor*>& weights,
                      const std::vector<const Eigen::VectorXf*>& biases) {
   std::uint64_t count = 0, zeros = 0, bytes = 0;
-  for (const MatrixRM* w : weights) {
+  std::vector<float> row;
+  for (const WeightTensor* w : weights) {
     count += static_cast<std::uint64_t>(w->size());
-    zeros += static_cast<std::uint64_t>((w->array() == 0.0f).count());
-    bytes += stored_weight_bytes(*w);
+    row.resize(w->cols());
+    for (std::size_t r = 0; r < w->rows(); ++r) {
+      w->row_to_f32(r, row);
+      zeros += static_cast<std::uint64_t>(std::count(row.begin(), row.end(), 0.0f));
+    }
+    bytes += w->stored_bytes();
   }
-  for (const Eigen::VectorXf* b : biases) bytes += static_cast<std::uint64_t>(b->size()) * DenseProjection::kBytesPerWeight;
+  for (const Eigen::VectorXf* b : biases) bytes += static_cast<std::uint64_t>(b->size()) * sizeof(float);
   rec.write_attribute("/spikesim", "footprint_bytes", bytes);
   rec.write_attribute("/spikesim", "connection_sparsity",
                       count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "network/weight_kernels.hpp"
 
 namespace spikesim {
 namespace {
@@ -174,8 +175,7 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
   if (lm_head_) {
     run_linear(*lm_head_, head, xn_, {logits});
   } else {
-    Eigen::Map<Eigen::VectorXf>(logits.data(), c.vocab_size).noalias() =
-        model_.lm_head * Eigen::Map<const Eigen::VectorXf>(xn_.data(), c.dim);
+    matvec(model_.lm_head, xn_, logits);
     for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent})
       account_dense_matvec(model_.lm_head, *o);
   }
@@ -265,8 +265,8 @@ std::vector<const Population*> Transformer::populations() const {
   return out;
 }
 
-std::map<std::string, std::vector<const MatrixRM*>> Transformer::stage_weights() const {
-  std::map<std::string, std::vector<const MatrixRM*>> out;
+std::map<std::string, std::vector<const WeightTensor*>> Transformer::stage_weights() const {
+  std::map<std::string, std::vector<const WeightTensor*>> out;
   auto add = [&](const LinearStage* s) {
     if (!s) return;
     for (std::size_t k = 0; k < s->outputs(); ++k) out[s->name()].push_back(s->weight(k).weight);
@@ -302,7 +302,12 @@ SaliencyPlan compute_saliency_plan(const LlamaModel& model, const EncodingSpec& 
     for (std::size_t t = 0; t < it->second.size(); ++t)
       x.row(static_cast<Eigen::Index>(t)) =
           Eigen::Map<const Eigen::RowVectorXf>(it->second[t].data(), x.cols());
-    const auto saliency = channel_saliency(encoding.saliency, x, weights);
+    // Saliency reads the weights as values: dequantized for the moment.
+    std::vector<MatrixRM> dense;
+    for (const WeightTensor* w : weights) dense.push_back(w->to_f32());
+    std::vector<const MatrixRM*> views;
+    for (const MatrixRM& w : dense) views.push_back(&w);
+    const auto saliency = channel_saliency(encoding.saliency, x, views);
     plan[name] = select_salient(saliency, encoding.low_p);
   }
   return plan;

@@ -71,7 +71,7 @@ class Transformer {
   // Every GIF population, in stage order (for counters and recording).
   [[nodiscard]] std::vector<const Population*> populations() const;
   // The weights each encoder stage feeds (for saliency).
-  [[nodiscard]] std::map<std::string, std::vector<const MatrixRM*>> stage_weights() const;
+  [[nodiscard]] std::map<std::string, std::vector<const WeightTensor*>> stage_weights() const;
 
  private:
   struct Layer {

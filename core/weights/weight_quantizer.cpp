@@ -50,11 +50,11 @@ int checked_group(const MatrixRM& w, const WeightQuantSpec& spec, const char* wh
     throw Error(ExitCode::config, fmt::format("{}: weight bits = {}, expected 2..8", what, spec.bits));
   if (w.cols() == 0) throw Error(ExitCode::config, fmt::format("{}: the weight has no columns", what));
   const auto cols = static_cast<int>(w.cols());
-  if (spec.group < 0 || (spec.group > 0 && cols % spec.group != 0))
+  if (spec.group < 0)
     throw Error(ExitCode::config,
-                fmt::format("{}: weight group = {}, expected 0 (per output channel) or a positive "
-                            "divisor of the {} input columns",
-                            what, spec.group, cols));
+                fmt::format("{}: weight group = {}, expected 0 (per output channel) or a positive number of "
+                            "input columns",
+                            what, spec.group));
   if (!w.allFinite())
     throw Error(ExitCode::numeric, fmt::format("{}: the weight has NaN or Inf values", what));
   return spec.group == 0 ? cols : spec.group;
@@ -90,7 +90,7 @@ Grid grid_at(const QuantizedWeights& q, int r, int g) {
 void set_all_grids(QuantizedWeights& q, const MatrixRM& w) {
   for (int r = 0; r < q.rows; ++r)
     for (int g = 0; g < q.groups(); ++g)
-      set_grid(q, r, g, std::span<const float>(w.row(r).data() + g * q.group, q.group));
+      set_grid(q, r, g, std::span<const float>(w.row(r).data() + g * q.group, q.group_size(g)));
 }
 
 // The upper triangular U with Uᵀ U = H⁻¹ (the reference's
@@ -127,7 +127,8 @@ Eigen::MatrixXd upper_cholesky_of_inverse(const Eigen::MatrixXd& h) {
 
 }  // namespace
 
-int QuantizedWeights::groups() const { return group == 0 ? 0 : cols / group; }
+int QuantizedWeights::groups() const { return group == 0 ? 0 : (cols + group - 1) / group; }
+int QuantizedWeights::group_size(int g) const { return std::min(group, cols - g * group); }
 
 MatrixRM QuantizedWeights::dequantized() const {
   MatrixRM w(rows, cols);
@@ -240,8 +241,9 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
         const int c = i1 + i, orig = perm[c];
         if (!per_channel && !static_groups && c % group == 0)
           for (int k = 0; k < m; ++k) {
-            for (int j = 0; j < group; ++j) values[j] = static_cast<float>(wk(k, c + j));
-            set_grid(q, r0 + k, c / group, values);
+            const int size = q.group_size(c / group);
+            for (int j = 0; j < size; ++j) values[j] = static_cast<float>(wk(k, c + j));
+            set_grid(q, r0 + k, c / group, std::span<const float>(values.data(), static_cast<std::size_t>(size)));
           }
         for (int k = 0; k < m; ++k) {
           const Grid g = grid_at(q, r0 + k, orig / group);

@@ -31,7 +31,8 @@ namespace spikesim {
 
 struct WeightQuantSpec {
   int bits = 4;            // 2..8
-  int group = 0;           // columns (inputs) per scale group along a row; 0 = the whole row
+  int group = 0;           // columns (inputs) per scale group along a row; 0 = the whole row. A
+                           // group that does not divide the columns leaves a shorter last group.
   bool symmetric = false;
 };
 
@@ -43,12 +44,13 @@ struct QuantizedWeights {
   std::vector<std::uint8_t> codes;  // [rows x cols] row-major, each in [0, 2^bits − 1]
   std::vector<float> scales;        // [rows x groups] row-major
   std::vector<std::int16_t> zeros;  // [rows x groups], code units in [0, 2^bits − 1]; symmetric: 2^(bits−1)
-  [[nodiscard]] int groups() const;
+  [[nodiscard]] int groups() const;           // ceil(cols / group): the last group may be shorter
+  [[nodiscard]] int group_size(int g) const;  // columns of group g
   [[nodiscard]] MatrixRM dequantized() const;
 };
 
-// Min-max RTN. Refuses (ExitCode::config) bits outside 2..8 or a group that
-// does not divide the columns, and (ExitCode::numeric) non-finite weights.
+// Min-max RTN. Refuses (ExitCode::config) bits outside 2..8 or a negative
+// group, and (ExitCode::numeric) non-finite weights.
 QuantizedWeights quantize_rtn(const MatrixRM& w, const WeightQuantSpec& spec);
 
 // H = 2/n Σ x xᵀ over the n calibration rows x seen so far (the layer's

@@ -99,6 +99,22 @@ struct EncodingConfig : EncodingSpec {
   bool operator==(const EncodingConfig&) const = default;
 };
 
+// [weights]: weight quantization applied to the loaded model before the run
+// (sim/weight_quantization.hpp). bits = 0 keeps the weights as loaded.
+enum class WeightMethod { rtn, gptq };
+struct WeightsConfig {
+  int bits = 0;             // 0 = as loaded, else 2..8
+  int group = 0;            // inputs per scale group; 0 = per output channel
+  bool symmetric = false;   // else asymmetric min-max (SpikeLLM's / OmniQuant's W4A4 setting)
+  WeightMethod method = WeightMethod::rtn;
+  bool act_order = false;   // GPTQ: columns by descending Hessian diagonal
+  double damp = 0.01;       // GPTQ: damping, a fraction of mean(diag H)
+  bool sequential = false;  // GPTQ: layer l's Hessians from a model whose layers < l are quantized
+  bool lm_head = false;     // quantize the lm_head too (RTN)
+  bool embedding = false;   // quantize the embedding too (RTN)
+  bool operator==(const WeightsConfig&) const = default;
+};
+
 struct EnergyConfig {
   std::string preset = "45nm";  // EnergyModel::preset_names()
   Precision precision = Precision::fp32;
@@ -127,6 +143,7 @@ struct SimConfig {
   GeneratedModelConfig generated;
   LinearStackConfig linear_stack;
   EncodingConfig encoding;
+  WeightsConfig weights;
   EnergyConfig energy;
   RecordConfig record;
 

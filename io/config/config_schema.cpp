@@ -207,6 +207,7 @@ std::vector<ConfigKey> make_schema() {
   using Stack = LinearStackConfig;
   using Enc = EncodingConfig;
   using En = EnergyConfig;
+  using W = WeightsConfig;
   using Rec = RecordConfig;
   constexpr std::int64_t k1M = 1 << 20;
   return {
@@ -296,6 +297,30 @@ std::vector<ConfigKey> make_schema() {
           "Calibration windows (token sequences) used to measure saliency."),
       input_path<&C::encoding, &Enc::calib_file>("encoding.calib_file", "",
           "Calibration token file (little-endian int32); \"\" = the run's token source."),
+      // [weights]
+      integer<&C::weights, &W::bits>("weights.bits", 0, 0, 8,
+                                     "Weight bits: 0 keeps the weights as loaded (f32, bf16, ...); 2..8 quantizes "
+                                     "every linear layer to integer codes (int4 storage up to 4 bits, else int8)."),
+      integer<&C::weights, &W::group>("weights.group", 0, 0, 1 << 16,
+                                      "Inputs per weight scale group (e.g. 32, 64, 128); 0 = one scale per "
+                                      "output channel."),
+      boolean<&C::weights, &W::symmetric>("weights.symmetric", false,
+                                          "Symmetric weight grid (zero point at mid-grid); else asymmetric "
+                                          "min-max, SpikeLLM's W4A4 setting."),
+      choice<&C::weights, &W::method>("weights.method", "rtn", {"rtn", "gptq"},
+                                      "Round-to-nearest, or GPTQ with Hessians from the calibration tokens "
+                                      "(encoding.calib_windows / calib_file)."),
+      boolean<&C::weights, &W::act_order>("weights.act_order", false,
+                                          "GPTQ: quantize columns by descending Hessian diagonal."),
+      floating<&C::weights, &W::damp>("weights.damp", 0.01, 0.0, 1.0,
+                                      "GPTQ: damping added to the Hessian diagonal, as a fraction of its mean."),
+      boolean<&C::weights, &W::sequential>("weights.sequential", false,
+                                           "GPTQ: each layer's Hessians from inputs through the layers already "
+                                           "quantized (else all from the unquantized model)."),
+      boolean<&C::weights, &W::lm_head>("weights.lm_head", false,
+                                        "Quantize the lm_head too (RTN); SpikeLLM keeps it as loaded."),
+      boolean<&C::weights, &W::embedding>("weights.embedding", false,
+                                          "Quantize the embedding table too (RTN); SpikeLLM keeps it as loaded."),
       // [energy]
       choice<&C::energy, &En::preset>("energy.preset", "45nm", {"45nm", "loihi"},
                                       "Energy figures: Horowitz 45 nm CMOS or per-event Loihi "
@@ -352,6 +377,11 @@ std::string kv_heads_divide_heads(const SimConfig& c) {
                      g.heads);
 }
 
+std::string weight_bits(const SimConfig& c) {
+  if (c.weights.bits != 1) return {};
+  return "key 'weights.bits' = 1: expected 0 (weights as loaded) or 2..8";
+}
+
 std::string one_input(const SimConfig& c) {
   if (c.input.prompt.empty() || c.input.token_file.empty()) return {};
   return "keys 'input.prompt' and 'input.token_file' are both set; give one of them";
@@ -366,6 +396,7 @@ std::vector<ConfigRule> make_rules() {
       {{"generated.kv_heads", "generated.heads"},
        "`generated.kv_heads` divides `generated.heads`.",
        &kv_heads_divide_heads},
+      {{"weights.bits"}, "`weights.bits` is 0 or 2..8.", &weight_bits},
       {{"input.prompt", "input.token_file"},
        "At most one of `input.prompt` and `input.token_file` is set.",
        &one_input},

@@ -95,11 +95,13 @@ LlamaModel generate_model(const GeneratedModelSpec& spec) {
   const long d = c.dim, h = c.hidden_dim, q = static_cast<long>(c.n_heads) * c.head_dim,
              kv = static_cast<long>(c.n_kv_heads) * c.head_dim;
   auto linear = [&](long out, long in) {
-    return gaussian(rng, out, in, 1.0f / std::sqrt(static_cast<float>(in)));
+    return WeightTensor::from_f32(gaussian(rng, out, in, 1.0f / std::sqrt(static_cast<float>(in))), WeightType::f32,
+                                  WeightOrder::by_input);
   };
 
-  m.embedding = gaussian(rng, c.vocab_size, d, 1.0f);
-  for (int col : outliers) m.embedding.col(col) *= outlier_scale;
+  MatrixRM embedding = gaussian(rng, c.vocab_size, d, 1.0f);
+  for (int col : outliers) embedding.col(col) *= outlier_scale;
+  m.embedding = WeightTensor::from_f32(embedding, WeightType::f32, WeightOrder::by_output);
   for (int i = 0; i < c.n_layers; ++i) {
     LlamaLayer l;
     l.attn_norm = norm_weight(rng, d, outliers, outlier_scale);
@@ -114,7 +116,8 @@ LlamaModel generate_model(const GeneratedModelSpec& spec) {
     m.layers.push_back(std::move(l));
   }
   m.final_norm = norm_weight(rng, d, outliers, outlier_scale);
-  m.lm_head = linear(c.vocab_size, d);
+  m.lm_head = WeightTensor::from_f32(gaussian(rng, c.vocab_size, d, 1.0f / std::sqrt(static_cast<float>(d))),
+                                     WeightType::f32, WeightOrder::by_output);
   validate_model(m);
   return m;
 }

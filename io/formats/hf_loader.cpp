@@ -317,14 +317,27 @@ std::string layer_name(int i, const char* leaf) {
   return fmt::format("model.layers.{}.{}", i, leaf);
 }
 
+// Reads tensors in the file's own element type (a BF16 checkpoint stays
+// bf16; F64 is narrowed to f32). Tables read by output (embedding, lm_head)
+// are mapped from the file where its bytes can be used as they are.
 class TensorReader {
  public:
-  TensorReader(const SafetensorsArchive& archive, const LoadOptions& options)
-      : a_(archive), options_(options) {}
+  TensorReader(std::shared_ptr<const SafetensorsArchive> archive, const LoadOptions& options)
+      : a_(std::move(archive)), options_(options) {}
 
-  MatrixRM matrix(const std::string& name, long rows, long cols) const {
+  WeightTensor matrix(const std::string& name, long rows, long cols, WeightOrder order) const {
     const auto values = read(name, {rows, cols});
-    return Eigen::Map<const MatrixRM>(values.data(), rows, cols);
+    const SafetensorsTensorInfo& info = a_->info(name);
+    const WeightType type = info.dtype == SafetensorsDtype::bf16  ? WeightType::bf16
+                            : info.dtype == SafetensorsDtype::f16 ? WeightType::f16
+                                                                  : WeightType::f32;
+    const auto r = static_cast<std::size_t>(rows), c = static_cast<std::size_t>(cols);
+    const std::span<const std::byte> raw = a_->raw(name);
+    const bool as_stored = info.dtype != SafetensorsDtype::f64 &&
+                           reinterpret_cast<std::uintptr_t>(raw.data()) % info.dtype_size == 0;
+    if (order == WeightOrder::by_output && as_stored)
+      return WeightTensor::view_by_output(r, c, type, raw.data(), a_);
+    return WeightTensor::from_f32(r, c, values, type, order);
   }
   Eigen::VectorXf vector(const std::string& name, long n) const {
     const auto values = read(name, {n});
@@ -333,20 +346,20 @@ class TensorReader {
 
  private:
   std::vector<float> read(const std::string& name, const std::vector<std::int64_t>& shape) const {
-    if (!a_.contains(name))
+    if (!a_->contains(name))
       throw Error(ExitCode::model, fmt::format("{}: missing tensor '{}' (expected shape [{}])",
-                                               a_.path().string(), name, fmt::join(shape, ", ")));
-    const auto& info = a_.info(name);
+                                               a_->path().string(), name, fmt::join(shape, ", ")));
+    const auto& info = a_->info(name);
     if (info.shape != shape)
       throw Error(ExitCode::model,
-                  fmt::format("{}: tensor '{}' has shape [{}], expected [{}]", a_.file_of(name).string(),
+                  fmt::format("{}: tensor '{}' has shape [{}], expected [{}]", a_->file_of(name).string(),
                               name, fmt::join(info.shape, ", "), fmt::join(shape, ", ")));
-    auto values = a_.read_f32(name);
-    check_finite(values, a_.file_of(name).string(), name, options_, shape.size() == 2 ? shape[1] : 0);
+    auto values = a_->read_f32(name);
+    check_finite(values, a_->file_of(name).string(), name, options_, shape.size() == 2 ? shape[1] : 0);
     return values;
   }
 
-  const SafetensorsArchive& a_;
+  std::shared_ptr<const SafetensorsArchive> a_;
   const LoadOptions& options_;
 };
 
@@ -459,7 +472,8 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
         fmt::format("{}: no model.safetensors or model.safetensors.index.json (PyTorch .bin weights are not "
                     "supported)",
                     dir.string()));
-  const SafetensorsArchive archive(weights);
+  const auto shared_archive = std::make_shared<const SafetensorsArchive>(weights);
+  const SafetensorsArchive& archive = *shared_archive;
 
   const auto expected = expected_tensors(c);
   for (const auto& name : archive.names())
@@ -469,17 +483,18 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
                               archive.file_of(name).string(), name, family_info(family).architecture, c.n_layers,
                               c.qkv_bias ? (c.o_bias ? ", q/k/v/o biases" : ", q/k/v biases") : ""));
 
-  const TensorReader t(archive, options);
+  const TensorReader t(shared_archive, options);
+  constexpr auto by_input = WeightOrder::by_input;
   const long q_rows = static_cast<long>(c.n_heads) * c.head_dim;
   const long kv_rows = static_cast<long>(c.n_kv_heads) * c.head_dim;
-  m.embedding = t.matrix("model.embed_tokens.weight", c.vocab_size, c.dim);
+  m.embedding = t.matrix("model.embed_tokens.weight", c.vocab_size, c.dim, WeightOrder::by_output);
   for (int i = 0; i < c.n_layers; ++i) {
     LlamaLayer l;
     l.attn_norm = t.vector(layer_name(i, "input_layernorm.weight"), c.dim);
-    l.wq = t.matrix(layer_name(i, "self_attn.q_proj.weight"), q_rows, c.dim);
-    l.wk = t.matrix(layer_name(i, "self_attn.k_proj.weight"), kv_rows, c.dim);
-    l.wv = t.matrix(layer_name(i, "self_attn.v_proj.weight"), kv_rows, c.dim);
-    l.wo = t.matrix(layer_name(i, "self_attn.o_proj.weight"), c.dim, q_rows);
+    l.wq = t.matrix(layer_name(i, "self_attn.q_proj.weight"), q_rows, c.dim, by_input);
+    l.wk = t.matrix(layer_name(i, "self_attn.k_proj.weight"), kv_rows, c.dim, by_input);
+    l.wv = t.matrix(layer_name(i, "self_attn.v_proj.weight"), kv_rows, c.dim, by_input);
+    l.wo = t.matrix(layer_name(i, "self_attn.o_proj.weight"), c.dim, q_rows, by_input);
     if (c.qkv_bias) {
       l.bq = t.vector(layer_name(i, "self_attn.q_proj.bias"), q_rows);
       l.bk = t.vector(layer_name(i, "self_attn.k_proj.bias"), kv_rows);
@@ -487,9 +502,9 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
     }
     if (c.o_bias) l.bo = t.vector(layer_name(i, "self_attn.o_proj.bias"), c.dim);
     l.ffn_norm = t.vector(layer_name(i, "post_attention_layernorm.weight"), c.dim);
-    l.w_gate = t.matrix(layer_name(i, "mlp.gate_proj.weight"), c.hidden_dim, c.dim);
-    l.w_up = t.matrix(layer_name(i, "mlp.up_proj.weight"), c.hidden_dim, c.dim);
-    l.w_down = t.matrix(layer_name(i, "mlp.down_proj.weight"), c.dim, c.hidden_dim);
+    l.w_gate = t.matrix(layer_name(i, "mlp.gate_proj.weight"), c.hidden_dim, c.dim, by_input);
+    l.w_up = t.matrix(layer_name(i, "mlp.up_proj.weight"), c.hidden_dim, c.dim, by_input);
+    l.w_down = t.matrix(layer_name(i, "mlp.down_proj.weight"), c.dim, c.hidden_dim, by_input);
     m.layers.push_back(std::move(l));
   }
   m.final_norm = t.vector("model.norm.weight", c.dim);
@@ -502,7 +517,7 @@ LlamaModel load_hf_model(const std::filesystem::path& dir, const LoadOptions& op
                             "tie_word_embeddings = false)",
                             archive.path().string(), c.vocab_size, c.dim));
   } else {
-    m.lm_head = t.matrix("lm_head.weight", c.vocab_size, c.dim);
+    m.lm_head = t.matrix("lm_head.weight", c.vocab_size, c.dim, WeightOrder::by_output);
   }
   validate_model(m);
   return m;

@@ -200,21 +200,23 @@ LlamaModel load_llama2c_stream(const std::filesystem::path& file, std::istream& 
   SectionReader r(file, in, options);
   const long d = h.dim, kv = h.kv_dim, hid = h.hidden_dim;
   auto embedding = r.next(secs[0], d);
-  m.embedding = Eigen::Map<const MatrixRM>(embedding.data(), h.vocab, d);
+  m.embedding = WeightTensor::from_f32(static_cast<std::size_t>(h.vocab), static_cast<std::size_t>(d), embedding,
+                                       WeightType::f32, WeightOrder::by_output);
+  auto linear = [](const MatrixRM& w) { return WeightTensor::from_f32(w, WeightType::f32, WeightOrder::by_input); };
   const auto rms_att = r.next(secs[1], d), wq = r.next(secs[2], d), wk = r.next(secs[3], d),
              wv = r.next(secs[4], d), wo = r.next(secs[5], d), rms_ffn = r.next(secs[6], d),
              w1 = r.next(secs[7], d), w2 = r.next(secs[8], hid), w3 = r.next(secs[9], d);
   for (int l = 0; l < h.n_layers; ++l) {
     LlamaLayer layer;
     layer.attn_norm = slice_vec(rms_att, l, d);
-    layer.wq = slice(wq, l, d, d);
-    layer.wk = slice(wk, l, kv, d);
-    layer.wv = slice(wv, l, kv, d);
-    layer.wo = slice(wo, l, d, d);
+    layer.wq = linear(slice(wq, l, d, d));
+    layer.wk = linear(slice(wk, l, kv, d));
+    layer.wv = linear(slice(wv, l, kv, d));
+    layer.wo = linear(slice(wo, l, d, d));
     layer.ffn_norm = slice_vec(rms_ffn, l, d);
-    layer.w_gate = slice(w1, l, hid, d);
-    layer.w_down = slice(w2, l, d, hid);
-    layer.w_up = slice(w3, l, hid, d);
+    layer.w_gate = linear(slice(w1, l, hid, d));
+    layer.w_down = linear(slice(w2, l, d, hid));
+    layer.w_up = linear(slice(w3, l, hid, d));
     m.layers.push_back(std::move(layer));
   }
   const auto final_norm = r.next(secs[10], d);
@@ -225,7 +227,8 @@ LlamaModel load_llama2c_stream(const std::filesystem::path& file, std::istream& 
     m.lm_head = m.embedding;
   } else {
     const auto wcls = r.next(secs[13], d);
-    m.lm_head = Eigen::Map<const MatrixRM>(wcls.data(), h.vocab, d);
+    m.lm_head = WeightTensor::from_f32(static_cast<std::size_t>(h.vocab), static_cast<std::size_t>(d), wcls,
+                                       WeightType::f32, WeightOrder::by_output);
   }
   validate_model(m);
   return m;
@@ -263,7 +266,8 @@ void write_llama2c_model(const LlamaModel& model, const std::filesystem::path& f
                 fmt::format("{}: llama2.c holds no attention biases, sliding windows, RoPE scaling or rope_theta "
                             "other than 10000 (the model has some)",
                             model.source));
-  const bool shared = c.tied_embeddings && model.lm_head == model.embedding;
+  const MatrixRM embedding = model.embedding.to_f32();
+  const bool shared = c.tied_embeddings && model.lm_head.to_f32() == embedding;
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(ExitCode::output, fmt::format("{}: cannot open for writing", file.string()));
 
@@ -280,23 +284,24 @@ void write_llama2c_model(const LlamaModel& model, const std::filesystem::path& f
   auto put = [&](const auto& m) {
     put_f32(m.data(), static_cast<std::size_t>(m.size()));
   };  // row-major storage
+  auto put_tensor = [&](const WeightTensor& w) { put(w.to_f32()); };
 
   for (int v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
                 shared ? c.vocab_size : -c.vocab_size, c.max_seq_len})
     put_i32(v);
-  put(model.embedding);
+  put(embedding);
   const bool permute = c.rope == RopeStyle::rotate_half;
   for (const auto& l : model.layers) put(l.attn_norm);
   for (const auto& l : model.layers)
-    put(permute ? rotate_half_to_interleaved(l.wq, c.n_heads, c.head_dim) : l.wq);
+    put(permute ? rotate_half_to_interleaved(l.wq.to_f32(), c.n_heads, c.head_dim) : l.wq.to_f32());
   for (const auto& l : model.layers)
-    put(permute ? rotate_half_to_interleaved(l.wk, c.n_kv_heads, c.head_dim) : l.wk);
-  for (const auto& l : model.layers) put(l.wv);
-  for (const auto& l : model.layers) put(l.wo);
+    put(permute ? rotate_half_to_interleaved(l.wk.to_f32(), c.n_kv_heads, c.head_dim) : l.wk.to_f32());
+  for (const auto& l : model.layers) put_tensor(l.wv);
+  for (const auto& l : model.layers) put_tensor(l.wo);
   for (const auto& l : model.layers) put(l.ffn_norm);
-  for (const auto& l : model.layers) put(l.w_gate);
-  for (const auto& l : model.layers) put(l.w_down);
-  for (const auto& l : model.layers) put(l.w_up);
+  for (const auto& l : model.layers) put_tensor(l.w_gate);
+  for (const auto& l : model.layers) put_tensor(l.w_down);
+  for (const auto& l : model.layers) put_tensor(l.w_up);
   put(model.final_norm);
   // freq_cis as llama2.c's export writes them (cos, then sin, of pos * inv_freq).
   const int half = c.head_dim / 2;
@@ -309,7 +314,7 @@ void write_llama2c_model(const LlamaModel& model, const std::filesystem::path& f
     }
   put_f32(cos_table.data(), cos_table.size());
   put_f32(sin_table.data(), sin_table.size());
-  if (!shared) put(model.lm_head);
+  if (!shared) put_tensor(model.lm_head);
   out.flush();
   if (!out) throw Error(ExitCode::output, fmt::format("{}: write failed", file.string()));
 }

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "core/weights/half.hpp"  // f16/bf16 conversions, used with raw()
+
 namespace spikesim {
 
 enum class SafetensorsDtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean, other };
@@ -44,12 +46,6 @@ struct SafetensorsTensorInfo {
   [[nodiscard]] std::uint64_t elements() const;
 };
 
-// IEEE half / bfloat16 to float, exact for every input (subnormals, ±0,
-// ±inf and NaN payloads included), and the rounding (nearest-even) back.
-float f16_to_f32(std::uint16_t h);
-float bf16_to_f32(std::uint16_t b);
-std::uint16_t f32_to_f16(float f);
-std::uint16_t f32_to_bf16(float f);
 
 class SafetensorsFile {
  public:
@@ -95,6 +91,8 @@ class SafetensorsArchive {
   [[nodiscard]] bool contains(const std::string& name) const { return where_.count(name) != 0; }
   [[nodiscard]] const SafetensorsTensorInfo& info(const std::string& name) const;
   [[nodiscard]] std::vector<float> read_f32(const std::string& name) const;
+  // The tensor's bytes in the mapped file.
+  [[nodiscard]] std::span<const std::byte> raw(const std::string& name) const;
   // The file holding `name` (the shard for an index), for error messages.
   [[nodiscard]] const std::filesystem::path& file_of(const std::string& name) const;
 

@@ -59,6 +59,10 @@ OpCounts read_op_counts(const h5::File& f, const std::string& group) {
   c.effective_macs = u64_attribute(f, group, "effective_macs");
   c.weight_bytes = u64_attribute(f, group, "weight_bytes");
   c.neuron_tokens = u64_attribute(f, group, "neuron_tokens");
+  c.int_amplitude_acs = u64_attribute(f, group, "int_amplitude_acs");
+  c.int_shift_add_acs = u64_attribute(f, group, "int_shift_add_acs");
+  c.int_effective_acs = u64_attribute(f, group, "int_effective_acs");
+  c.int_effective_macs = u64_attribute(f, group, "int_effective_macs");
   for (std::size_t k = 0; k < kDenseOpKinds; ++k)
     c.dense.n[k] = u64_attribute(f, group, fmt::format("dense_{}", dense_op_name(static_cast<DenseOp>(k))));
   return c;

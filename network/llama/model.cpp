@@ -1,6 +1,9 @@
 #include "network/llama/model.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "core/error.hpp"
 
@@ -8,8 +11,9 @@ namespace spikesim {
 
 namespace {
 
-void expect_shape(const LlamaModel& m, const std::string& name, long rows, long cols, long want_rows,
-                  long want_cols) {
+template <class R, class C>
+void expect_shape(const LlamaModel& m, const std::string& name, R rows_in, C cols_in, long want_rows, long want_cols) {
+  const auto rows = static_cast<long>(rows_in), cols = static_cast<long>(cols_in);
   if (rows != want_rows || cols != want_cols)
     throw Error(ExitCode::model, fmt::format("{}: tensor '{}' has shape [{}, {}], expected [{}, {}]",
                                              m.source, name, rows, cols, want_rows, want_cols));
@@ -72,6 +76,39 @@ void validate_model(const LlamaModel& m) {
     expect_shape(m, name("w_up"), l.w_up.rows(), l.w_up.cols(), h, d);
     expect_shape(m, name("w_down"), l.w_down.rows(), l.w_down.cols(), d, h);
   }
+}
+
+std::uint64_t weight_bytes(const LlamaModel& m) {
+  auto v = [](const Eigen::VectorXf& x) { return static_cast<std::uint64_t>(x.size()) * sizeof(float); };
+  std::uint64_t total = m.embedding.stored_bytes() + v(m.final_norm);
+  if (!m.config.tied_embeddings) total += m.lm_head.stored_bytes();
+  for (const LlamaLayer& l : m.layers)
+    total += v(l.attn_norm) + v(l.ffn_norm) + v(l.bq) + v(l.bk) + v(l.bv) + v(l.bo) + l.wq.stored_bytes() +
+             l.wk.stored_bytes() + l.wv.stored_bytes() + l.wo.stored_bytes() + l.w_gate.stored_bytes() +
+             l.w_up.stored_bytes() + l.w_down.stored_bytes();
+  return total;
+}
+
+std::vector<std::pair<std::string, const WeightTensor*>> linear_weights(const LlamaModel& m) {
+  std::vector<std::pair<std::string, const WeightTensor*>> out;
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const LlamaLayer& l = m.layers[i];
+    const std::string p = fmt::format("layer{}.", i);
+    for (const auto& [leaf, w] : {std::pair{"wq", &l.wq}, {"wk", &l.wk}, {"wv", &l.wv}, {"wo", &l.wo},
+                                  {"w_gate", &l.w_gate}, {"w_up", &l.w_up}, {"w_down", &l.w_down}})
+      out.emplace_back(p + leaf, w);
+  }
+  out.emplace_back("w_lm_head", &m.lm_head);
+  return out;
+}
+
+std::string weights_format(const LlamaModel& m) {
+  std::vector<std::string> formats;
+  for (const auto& [name, w] : linear_weights(m)) {
+    if (name == "w_lm_head") continue;
+    if (std::find(formats.begin(), formats.end(), w->format()) == formats.end()) formats.push_back(w->format());
+  }
+  return fmt::format("{}", fmt::join(formats, ", "));
 }
 
 std::uint64_t parameter_count(const LlamaModel& m) {

@@ -3,8 +3,12 @@
 // It lives below the loaders (io/formats/ includes it, network/ never
 // includes io/), beside the mapper that turns it into a Network.
 //
-// Matrices keep PyTorch's nn.Linear layout: [out_features x in_features],
-// row-major, fp32 (F16/BF16 checkpoints are widened on load). RoPE style is
+// Weights are typed tensors (core/weights/weight_tensor.hpp), each held
+// once in the element type it was loaded or quantized to: [out_features x
+// in_features] as nn.Linear has them, linear layers stored by input (the
+// order event delivery streams), the embedding and lm_head by output (the
+// order a lookup and a dot product read, and the order files store them in,
+// so they may be mapped from the file). RoPE style is
 // a property of the checkpoint: Hugging Face uses rotate-half (pairs i and
 // i + head_dim/2), llama2.c interleaved pairs (2i, 2i+1).
 //
@@ -18,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "core/matrix.hpp"
+#include "core/weights/weight_tensor.hpp"
 #include "network/dense_units.hpp"  // RopeStyle
 
 namespace spikesim {
@@ -57,27 +61,27 @@ struct LlamaConfig {
 
 struct LlamaLayer {
   Eigen::VectorXf attn_norm;  // [dim]
-  MatrixRM wq;                // [n_heads*head_dim x dim]
-  MatrixRM wk;                // [n_kv_heads*head_dim x dim]
-  MatrixRM wv;                // [n_kv_heads*head_dim x dim]
-  MatrixRM wo;                // [dim x n_heads*head_dim]
+  WeightTensor wq;               // [n_heads*head_dim x dim]
+  WeightTensor wk;               // [n_kv_heads*head_dim x dim]
+  WeightTensor wv;               // [n_kv_heads*head_dim x dim]
+  WeightTensor wo;               // [dim x n_heads*head_dim]
   // Biases, empty when the config has none (config.qkv_bias, config.o_bias).
   Eigen::VectorXf bq;         // [n_heads*head_dim]
   Eigen::VectorXf bk;         // [n_kv_heads*head_dim]
   Eigen::VectorXf bv;         // [n_kv_heads*head_dim]
   Eigen::VectorXf bo;         // [dim]
   Eigen::VectorXf ffn_norm;   // [dim]
-  MatrixRM w_gate;            // [hidden_dim x dim]
-  MatrixRM w_up;              // [hidden_dim x dim]
-  MatrixRM w_down;            // [dim x hidden_dim]
+  WeightTensor w_gate;           // [hidden_dim x dim]
+  WeightTensor w_up;             // [hidden_dim x dim]
+  WeightTensor w_down;           // [dim x hidden_dim]
 };
 
 struct LlamaModel {
   LlamaConfig config;
-  MatrixRM embedding;         // [vocab x dim]
+  WeightTensor embedding;     // [vocab x dim], by output
   std::vector<LlamaLayer> layers;
   Eigen::VectorXf final_norm; // [dim]
-  MatrixRM lm_head;           // [vocab x dim] (a copy of embedding when tied)
+  WeightTensor lm_head;       // [vocab x dim], by output (the embedding's storage when tied)
   std::string source;         // path, or "generated:<spec>" for the synthetic model
   std::string format;         // "huggingface", "llama2c" or "generated"
 };
@@ -88,8 +92,15 @@ struct LlamaModel {
 // the generated model and the forwards, so a hand-edited model fails early.
 void validate_model(const LlamaModel& model);
 
-// Parameters held: every matrix and vector of the model (a tied lm_head counts
-// once per copy held).
+// Parameters: every matrix and vector of the model (a tied lm_head counts
+// once per use).
 std::uint64_t parameter_count(const LlamaModel& model);
+// Bytes the weights occupy as stored (a tied lm_head once), norms and biases as fp32.
+std::uint64_t weight_bytes(const LlamaModel& model);
+// The format of the linear layers ("f32", "int4 g128 asym"; several joined
+// by ", " when layers differ), for summaries.
+std::string weights_format(const LlamaModel& model);
+// The model's linear layers, with their names ("layer0.wq", ..., "w_lm_head").
+std::vector<std::pair<std::string, const WeightTensor*>> linear_weights(const LlamaModel& model);
 
 }  // namespace spikesim

@@ -44,11 +44,15 @@ constexpr Alias kValueAliases[] = {
     {"--calib-windows", "encoding.calib_windows", "Calibration windows after the evaluated ones [4]"},
     {"--calib-file", "encoding.calib_file", "Explicit calibration token file"},
     {"--threads", "run.threads", "Worker threads (0 = all cores) [0]"},
+    {"--wbits", "weights.bits", "Weight bits, 2..8 (0 = as loaded) [0]"},
+    {"--wgroup", "weights.group", "Inputs per weight scale group (0 = per output channel) [0]"},
+    {"--wmethod", "weights.method", "rtn or gptq [rtn]"},
 };
 // Flags without a value; each sets its key to true.
 constexpr Alias kSwitchAliases[] = {
     {"--rows", "eval.rows", "Treat the file as rows of --seq tokens, each evaluated on its own"},
     {"--signed", "encoding.signed", "Symmetric (signed) encoding"},
+    {"--wsym", "weights.symmetric", "Symmetric weight grid (else asymmetric min-max)"},
 };
 
 std::string on_off(const std::string& v) {

@@ -71,7 +71,8 @@ TEST_CASE("summary: run --json carries the settings under eval's names, and toke
   CHECK(o.summary["saliency"] == "hessian");
   CHECK(o.summary["kv_spiking"] == true);
   CHECK(o.summary["seed"] == 7);
-  CHECK(o.summary["weights"] == "dense f32");
+  CHECK(o.summary["weights"] == "f32");
+  CHECK(o.summary["wbits"] == 0);
   test::RawFile f(dir / "out.h5");
   const hid_t d = H5Dopen2(f.id, "/spikesim/tokens", H5P_DEFAULT);
   REQUIRE(d >= 0);

@@ -39,25 +39,26 @@ inline std::string le_u64(std::uint64_t v) {
 }
 
 // Calls mat(name, matrix) and vec(name, vector) for every tensor of `m`,
-// named and ordered as transformers' LlamaForCausalLM state dict.
+// named and ordered as transformers' LlamaForCausalLM state dict; matrices
+// come dequantized, as fp32 [out x in].
 template <class Mat, class Vec>
 void for_each_hf_tensor(const LlamaModel& m, Mat&& mat, Vec&& vec) {
-  mat("model.embed_tokens.weight", m.embedding);
+  mat("model.embed_tokens.weight", m.embedding.to_f32());
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const auto& l = m.layers[i];
     const std::string p = "model.layers." + std::to_string(i) + ".";
     vec(p + "input_layernorm.weight", l.attn_norm);
-    mat(p + "self_attn.q_proj.weight", l.wq);
-    mat(p + "self_attn.k_proj.weight", l.wk);
-    mat(p + "self_attn.v_proj.weight", l.wv);
-    mat(p + "self_attn.o_proj.weight", l.wo);
+    mat(p + "self_attn.q_proj.weight", l.wq.to_f32());
+    mat(p + "self_attn.k_proj.weight", l.wk.to_f32());
+    mat(p + "self_attn.v_proj.weight", l.wv.to_f32());
+    mat(p + "self_attn.o_proj.weight", l.wo.to_f32());
     vec(p + "post_attention_layernorm.weight", l.ffn_norm);
-    mat(p + "mlp.gate_proj.weight", l.w_gate);
-    mat(p + "mlp.up_proj.weight", l.w_up);
-    mat(p + "mlp.down_proj.weight", l.w_down);
+    mat(p + "mlp.gate_proj.weight", l.w_gate.to_f32());
+    mat(p + "mlp.up_proj.weight", l.w_up.to_f32());
+    mat(p + "mlp.down_proj.weight", l.w_down.to_f32());
   }
   vec("model.norm.weight", m.final_norm);
-  mat("lm_head.weight", m.lm_head);
+  mat("lm_head.weight", m.lm_head.to_f32());
 }
 
 // The config.json keys every Llama checkpoint carries. Callers add

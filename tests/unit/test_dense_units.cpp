@@ -199,8 +199,9 @@ TEST_CASE("silu_mul, residual_add and embedding_lookup", "[dense_units]") {
   CHECK(x == std::vector<float>{1.5f, 0, 7});
   CHECK(r.total() == 3);
 
-  MatrixRM table(3, 2);
-  table << 1, 2, 3, 4, 5, 6;
+  MatrixRM values(3, 2);
+  values << 1, 2, 3, 4, 5, 6;
+  const WeightTensor table = WeightTensor::from_f32(values, WeightType::f32, WeightOrder::by_output);
   std::vector<float> row(2);
   DenseOpCounts e;
   embedding_lookup(table, 2, row, &e);
@@ -257,11 +258,13 @@ TEST_CASE("dense forward: KV cache, sequence, GQA and operation counts", "[dense
     const int hd = m.config.head_dim;
     for (auto& l : mha.layers) {
       MatrixRM k(4 * hd, m.config.dim), v(4 * hd, m.config.dim);
+      const MatrixRM wk = l.wk.to_f32(), wv = l.wv.to_f32();
       for (int h = 0; h < 4; ++h) {
-        k.middleRows(h * hd, hd) = l.wk.middleRows((h / 2) * hd, hd);
-        v.middleRows(h * hd, hd) = l.wv.middleRows((h / 2) * hd, hd);
+        k.middleRows(h * hd, hd) = wk.middleRows((h / 2) * hd, hd);
+        v.middleRows(h * hd, hd) = wv.middleRows((h / 2) * hd, hd);
       }
-      l.wk = k, l.wv = v;
+      l.wk = WeightTensor::from_f32(k, WeightType::f32, WeightOrder::by_input);
+      l.wv = WeightTensor::from_f32(v, WeightType::f32, WeightOrder::by_input);
     }
     Transformer u(mha, ForwardMode::dense, {});
     CHECK((u.forward_sequence(tokens) - seq).cwiseAbs().maxCoeff() <= 1e-5f);

@@ -97,7 +97,10 @@ void write_safetensors(const fs::path& file, const std::vector<StTensor>& tensor
     data += t.bytes;
   }
   if (edit) edit(header);
-  const std::string text = header.dump();
+  // Padded with spaces to 8 bytes, as the safetensors library writes it, so
+  // the data area is aligned and tensors can be used where they lie.
+  std::string text = header.dump();
+  text.resize((text.size() + 7) / 8 * 8, ' ');
   write_file(file, le_u64(text.size()) + text + data);
 }
 
@@ -107,11 +110,13 @@ LlamaModel tiny_model(std::uint64_t seed = 7) {
 }
 
 // HF tensors of a model, named as transformers names them.
-std::vector<std::pair<std::string, const float*>> hf_tensor_data(
+std::vector<std::pair<std::string, std::vector<float>>> hf_tensor_data(
     const LlamaModel& m, std::vector<std::vector<std::int64_t>>& shapes) {
-  std::vector<std::pair<std::string, const float*>> out;
+  std::vector<std::pair<std::string, std::vector<float>>> out;
   auto add = [&](const std::string& name, const float* p, std::vector<std::int64_t> shape) {
-    out.emplace_back(name, p);
+    std::size_t n = 1;
+    for (auto d : shape) n *= static_cast<std::size_t>(d);
+    out.emplace_back(name, std::vector<float>(p, p + n));
     shapes.push_back(std::move(shape));
   };
   test::for_each_hf_tensor(
@@ -155,9 +160,9 @@ void write_hf_dir(const fs::path& dir, const LlamaModel& m, const HfWriteOptions
   for (std::size_t i = 0; i < data.size(); ++i) {
     if (o.tied && data[i].first == "lm_head.weight") continue;
     if (o.dtype == "F32")
-      tensors.push_back(f32_tensor(data[i].first, shapes[i], data[i].second));
+      tensors.push_back(f32_tensor(data[i].first, shapes[i], data[i].second.data()));
     else
-      tensors.push_back(half_tensor(data[i].first, shapes[i], data[i].second, o.dtype == "BF16"));
+      tensors.push_back(half_tensor(data[i].first, shapes[i], data[i].second.data(), o.dtype == "BF16"));
   }
   if (o.edit_tensors) o.edit_tensors(tensors);
   write_safetensors(dir / "model.safetensors", tensors);
@@ -389,6 +394,11 @@ TEST_CASE("HF loader: v4 and v5 configs, tied and untied, F16 and BF16", "[loade
       write_hf_dir(tmp / dtype, ref, {.dtype = dtype});
       const LlamaModel m = load_model(tmp / dtype);
       const bool bf = std::string(dtype) == "BF16";
+      // The file's type is kept: a BF16 checkpoint stays bf16, and the
+      // embedding and lm_head are read from the file where they lie.
+      CHECK(m.layers[1].w_up.type() == (bf ? WeightType::bf16 : WeightType::f16));
+      CHECK(m.embedding.mapped());
+      CHECK(m.lm_head.mapped());
       const float w = ref.layers[1].w_up(3, 5);
       CHECK(m.layers[1].w_up(3, 5) == (bf ? bf16_to_f32(f32_to_bf16(w)) : f16_to_f32(f32_to_f16(w))));
     }
@@ -399,8 +409,11 @@ TEST_CASE("HF loader: v4 and v5 configs, tied and untied, F16 and BF16", "[loade
     LlamaModel wide = generate_model(s);  // head_dim 8; now widen q/k/v/o to head_dim 12
     wide.config.head_dim = 12;
     for (auto& l : wide.layers) {
-      l.wq = MatrixRM::Random(24, 16), l.wk = MatrixRM::Random(12, 16), l.wv = MatrixRM::Random(12, 16);
-      l.wo = MatrixRM::Random(16, 24);
+      auto random = [](long rows, long cols) {
+        return WeightTensor::from_f32(MatrixRM::Random(rows, cols), WeightType::f32, WeightOrder::by_input);
+      };
+      l.wq = random(24, 16), l.wk = random(12, 16), l.wv = random(12, 16);
+      l.wo = random(16, 24);
     }
     write_hf_dir(tmp / "m", wide, {.edit_config = [](json& c) { c["head_dim"] = 12; }});
     const LlamaModel m = load_model(tmp / "m");
@@ -439,7 +452,9 @@ TEST_CASE("HF loader: bad tensors are refused naming file and tensor", "[loaders
   }
   SECTION("NaN weights are refused by default, accepted on request") {
     LlamaModel bad = ref;
-    bad.layers[0].wv(2, 3) = std::numeric_limits<float>::quiet_NaN();
+    MatrixRM wv = bad.layers[0].wv.to_f32();
+    wv(2, 3) = std::numeric_limits<float>::quiet_NaN();
+    bad.layers[0].wv = WeightTensor::from_f32(wv, WeightType::f32, WeightOrder::by_input);
     write_hf_dir(dir, bad);
     require_error(
         load, ExitCode::numeric,
@@ -556,8 +571,12 @@ TEST_CASE("RoPE: rotate-half and interleaved agree once q/k rows are permuted", 
   LlamaModel meta = hf;
   meta.config.rope = RopeStyle::interleaved;
   for (auto& l : meta.layers) {
-    l.wq = rotate_half_to_interleaved(l.wq, hf.config.n_heads, hf.config.head_dim);
-    l.wk = rotate_half_to_interleaved(l.wk, hf.config.n_kv_heads, hf.config.head_dim);
+    auto permuted = [](const WeightTensor& w, int heads, int head_dim) {
+      return WeightTensor::from_f32(rotate_half_to_interleaved(w.to_f32(), heads, head_dim), WeightType::f32,
+                                    WeightOrder::by_input);
+    };
+    l.wq = permuted(l.wq, hf.config.n_heads, hf.config.head_dim);
+    l.wk = permuted(l.wk, hf.config.n_kv_heads, hf.config.head_dim);
   }
   const MatrixRM a = logits_of(hf, kTokens);
   const MatrixRM b = logits_of(meta, kTokens);
@@ -569,7 +588,7 @@ TEST_CASE("RoPE: rotate-half and interleaved agree once q/k rows are permuted", 
   CHECK((a - logits_of(wrong, kTokens)).cwiseAbs().maxCoeff() > 1e-3f);
 
   // The permutations are inverse to each other.
-  CHECK(interleaved_to_rotate_half(meta.layers[0].wq, 4, 4) == hf.layers[0].wq);
+  CHECK(interleaved_to_rotate_half(meta.layers[0].wq.to_f32(), 4, 4) == hf.layers[0].wq.to_f32());
 
   // write_llama2c_model applies the permutation to a rotate-half model.
   write_llama2c_model(hf, tmp / "hf.bin");
@@ -697,23 +716,24 @@ TEST_CASE("generated model: deterministic, synthetic, with outlier channels", "[
   CHECK(a.layers[1].w_down(3, 7) == Approx(-0.0948483869).epsilon(1e-6));
 
   // Weight scale ~ 1/sqrt(fan_in).
-  const MatrixRM& w = a.layers[0].w_gate;
+  const MatrixRM w = a.layers[0].w_gate.to_f32();
   const float rms = std::sqrt(w.squaredNorm() / static_cast<float>(w.size()));
   CHECK(rms == Approx(1.0f / std::sqrt(128.0f)).epsilon(0.05));
 
   // Exactly outlier_channels norm weights are ~outlier_scale; their embedding
   // columns are outlier_scale times larger than the rest.
   std::vector<int> outliers;
+  const MatrixRM embedding = a.embedding.to_f32();
   double plain_norm = 0.0;
   for (int c = 0; c < 128; ++c) {
     if (a.layers[0].attn_norm[c] > 4.0f)
       outliers.push_back(c);
     else
-      plain_norm += a.embedding.col(c).norm() / (128.0 - 4.0);
+      plain_norm += embedding.col(c).norm() / (128.0 - 4.0);
   }
   for (int c : outliers) {
     CHECK(a.final_norm[c] > 4.0f);
-    CHECK(a.embedding.col(c).norm() > 4.0 * plain_norm);
+    CHECK(embedding.col(c).norm() > 4.0 * plain_norm);
   }
   CHECK(outliers.size() == 4);
 

@@ -262,13 +262,31 @@ TEST_CASE("GPTQ gives the same bits on one thread and on all", "[weights][gptq]"
   check_same(quantize_gptq(w, h, spec, {.block = 16}), all);
 }
 
+TEST_CASE("a group that does not divide the columns leaves a shorter last group", "[weights]") {
+  // stories260K's d_ff of 172 in groups of 32: five groups of 32 and one of 12.
+  const MatrixRM w = matrix(2, 4, {1, -2, 3, 4, -5, 6, 7, 0.5f});
+  const QuantizedWeights q = quantize_rtn(w, {.bits = 3, .group = 3});
+  REQUIRE(q.groups() == 2);
+  CHECK(q.group_size(0) == 3);
+  CHECK(q.group_size(1) == 1);
+  // Each group's grid is the grid of its own columns alone.
+  const QuantizedWeights first = quantize_rtn(w.leftCols(3), {.bits = 3});
+  const QuantizedWeights last = quantize_rtn(w.rightCols(1), {.bits = 3});
+  for (int r = 0; r < 2; ++r) {
+    CHECK(q.scales[static_cast<std::size_t>(2 * r)] == first.scales[static_cast<std::size_t>(r)]);
+    CHECK(q.scales[static_cast<std::size_t>(2 * r + 1)] == last.scales[static_cast<std::size_t>(r)]);
+    CHECK(q.codes[static_cast<std::size_t>(4 * r + 3)] == last.codes[static_cast<std::size_t>(r)]);
+  }
+  const Eigen::MatrixXd h = Eigen::MatrixXd::Identity(4, 4);
+  CHECK(quantize_gptq(w, h, {.bits = 3, .group = 3}).codes == q.codes);
+}
+
 TEST_CASE("weight quantization refuses bad settings by name", "[weights]") {
   const MatrixRM w = matrix(2, 4, {1, 2, 3, 4, 5, 6, 7, 8});
   const Eigen::MatrixXd h = Eigen::MatrixXd::Identity(4, 4);
   check_refused([&] { quantize_rtn(w, {.bits = 1}); }, ExitCode::config, "bits = 1, expected 2..8");
   check_refused([&] { quantize_gptq(w, h, {.bits = 9}); }, ExitCode::config, "bits = 9, expected 2..8");
-  check_refused([&] { quantize_rtn(w, {.group = 3}); }, ExitCode::config, "group = 3");
-  check_refused([&] { quantize_rtn(w, {.group = -1}); }, ExitCode::config, "divisor of the 4 input columns");
+  check_refused([&] { quantize_rtn(w, {.group = -1}); }, ExitCode::config, "group = -1");
   check_refused([&] { quantize_gptq(w, Eigen::MatrixXd::Identity(3, 3), {}); }, ExitCode::config,
                 "Hessian is 3x3, expected 4x4");
   check_refused([&] { quantize_gptq(w, h, {}, {.damp = -1}); }, ExitCode::config, "damp = -1");
