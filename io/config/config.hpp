@@ -100,7 +100,10 @@ struct EncodingConfig : EncodingSpec {
 };
 
 struct EnergyConfig {
-  std::string preset = "45nm";  // EnergyModel::preset_names()
+  // Key energy.profile (older name energy.preset): a shipped profile's name
+  // (EnergyModel::preset_names()) or a profile file's path. The field keeps
+  // its older name for the callers that build the energy model from it.
+  std::string preset = "45nm";
   Precision precision = Precision::fp32;
   MemoryLevel memory = MemoryLevel::none;
   AcConvention ac_convention = AcConvention::amplitude;
