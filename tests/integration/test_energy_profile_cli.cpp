@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <hdf5.h>
+
 #include "core/error.hpp"
+#include "io/report/report.hpp"
 #include "io/formats/token_file.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/raw_hdf5.hpp"
@@ -74,6 +77,23 @@ TEST_CASE("energy profile: a profile file changes the energy of a run and is sto
   CHECK(test::f64(f, "/spikesim/energy_model", "int_ac_pj") == 0.5);
   CHECK(test::f64(f, "/spikesim/energy_model", "int_mac_pj") == 0.3);
 
+  SECTION("a run file written before the integer figures existed still reads") {
+    const fs::path old = dir / "old.h5";
+    fs::copy_file(dir / "chip.h5", old);
+    {
+      const hid_t file = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      REQUIRE(file >= 0);
+      CHECK(H5Adelete_by_name(file, "/spikesim/energy_model", "int_ac_pj", H5P_DEFAULT) >= 0);
+      CHECK(H5Adelete_by_name(file, "/spikesim/energy_model", "int_mac_pj", H5P_DEFAULT) >= 0);
+      H5Fclose(file);
+    }
+    const RunReport before = read_run_report(dir / "chip.h5"), after = read_run_report(old);
+    REQUIRE(after.populations.size() == before.populations.size());
+    for (std::size_t i = 0; i < after.populations.size(); ++i) {
+      REQUIRE(after.populations[i].energy);
+      CHECK(after.populations[i].energy->total_pj() == before.populations[i].energy->total_pj());
+    }
+  }
   SECTION("the same file with --set, from the working directory") {
     const auto set = test::run_spikesim({"run", (dir / "configs" / "loihi.toml").string(), "-o",
                                          (dir / "set.h5").string(), "--json", "--set",
