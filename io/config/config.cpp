@@ -692,6 +692,12 @@ std::vector<std::string> config_keys() {
   return keys;
 }
 
+std::vector<std::pair<std::string, std::string>> config_renamed_keys() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [old_name, new_name] : kRenamedKeys) out.emplace_back(old_name, new_name);
+  return out;
+}
+
 std::vector<std::string> config_sections() {
   std::vector<std::string> sections;
   for (const auto& key : config_schema())
@@ -817,6 +823,10 @@ std::string config_reference_markdown() {
   }
   out += "\n### Rules between keys\n\nChecked once every key is valid; the message names both keys.\n\n";
   for (const auto& rule : config_rules()) out += fmt::format("- {}\n", markdown_escape(rule.description));
+  out += "\n### Older key names\n\nStill accepted, in a config file and with `--set`; the effective config writes "
+         "the current name, and a file that sets a key under both names is refused.\n\n";
+  out += "| Older name | Current name |\n|-----|-----|\n";
+  for (const auto& [old_name, new_name] : kRenamedKeys) out += fmt::format("| `{}` | `{}` |\n", old_name, new_name);
   return out;
 }
 

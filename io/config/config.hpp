@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -165,6 +166,9 @@ std::string config_reference_markdown();
 std::string config_keys_table();
 // All dotted keys of the schema, in schema order.
 std::vector<std::string> config_keys();
+// Keys accepted under an older name: (older name, current name) pairs. A
+// config may use the older name; the effective config writes the current one.
+std::vector<std::pair<std::string, std::string>> config_renamed_keys();
 
 // ---- The schema -------------------------------------------------------------
 
