@@ -629,6 +629,19 @@ TEST_CASE("HTML report: one well-formed page with the plots inlined", "[report][
   for (const char* needle : {"Effective_MACs", "ActivationSparsity", "Footprint", "Per layer", "Per stage",
                              "Most energy-hungry populations", "encoding.bits"})
     CHECK_THAT(text, Catch::Contains(needle));
+  // The settings are a two-column key/value table whose long values wrap
+  // inside the page; tables of figures keep each number on one line (a value
+  // and its unit never split) and scroll sideways in a box of their own.
+  const auto key_value = root->all("table", "key-value");
+  REQUIRE(key_value.size() == 1);
+  for (const Node* row : key_value.front()->all("tr")) CHECK(row->children.size() == 2);
+  CHECK_THAT(key_value.front()->all_text(), Catch::Contains("encoding.bits") && Catch::Contains("energy.profile"));
+  const auto boxes = root->all("div", "scroll");
+  CHECK(boxes.size() == root->all("table", "figures").size());
+  for (const Node* box : boxes) CHECK(box->all("table", "figures").size() == 1);
+  CHECK_THAT(html, Catch::Contains("table.figures th, table.figures td { text-align: right; white-space: nowrap; }") &&
+                       Catch::Contains("table.key-value td { overflow-wrap: anywhere; }") &&
+                       Catch::Contains("table.figures td.name { text-align: left; }"));
   // Self-contained: nothing is loaded from elsewhere.
   CHECK(html.find("src=") == std::string::npos);
   CHECK(html.find("href=") == std::string::npos);
