@@ -189,7 +189,8 @@ Profile parse_profile(std::string_view text, const std::string& where) {
       refuse(where, line_of(*base),
              fmt::format("key 'base' must name a shipped profile ({}), found {}",
                          fmt::join(EnergyModel::preset_names(), ", "),
-                         base->is_string() ? "'" + *base->value<std::string>() + "'" : std::string(type_of(*base))));
+                         base->is_string() ? fmt::format("'{}'", *base->value<std::string>())
+                                           : std::string(type_of(*base))));
     p.base = *base->value<std::string>();
   }
   if (const toml::node* figures = doc.get("figures")) p.all_precisions = figure_table(*figures, where, "figures");
