@@ -7,37 +7,6 @@
 namespace spikesim {
 namespace {
 
-struct Horowitz45 {
-  double add, mul;
-};
-
-// Horowitz, ISSCC 2014 (45 nm, 0.9 V).
-Horowitz45 horowitz(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return {0.9, 3.7};
-    case Precision::int32:
-      return {0.1, 3.1};
-    case Precision::int8:
-      return {0.03, 0.2};
-  }
-  return {0.9, 3.7};
-}
-
-// Horowitz, ISSCC 2014: 64-bit SRAM read (8 KiB) 10 pJ; DRAM 1.3-2.6 nJ per
-// 64-bit access (lower end used).
-double fetch_per_byte(MemoryLevel m) {
-  switch (m) {
-    case MemoryLevel::none:
-      return 0.0;
-    case MemoryLevel::sram:
-      return 10.0 / 8.0;
-    case MemoryLevel::dram:
-      return 1300.0 / 8.0;
-  }
-  return 0.0;
-}
-
 double dense_units(const EnergyModel& m, const DenseOpCounts& d) {
   return static_cast<double>(d[DenseOp::mac]) * m.mac_pj + static_cast<double>(d[DenseOp::add]) * m.add_pj +
          static_cast<double>(d[DenseOp::mul]) * m.mul_pj + static_cast<double>(d[DenseOp::div]) * m.div_pj +
@@ -55,41 +24,6 @@ double neuron_side(const EnergyModel& m, const OpCounts& c) {
 }
 
 }  // namespace
-
-EnergyModel EnergyModel::preset_named(std::string_view name, Precision precision, MemoryLevel memory) {
-  EnergyModel m;
-  m.preset = std::string(name);
-  m.precision = precision;
-  m.memory = memory;
-  const auto h = horowitz(precision);
-  m.add_pj = h.add;
-  m.mul_pj = h.mul;
-  m.div_pj = m.exp_pj = m.sqrt_pj = h.mul;  // assumption, see header
-  m.compare_pj = h.add;
-  m.ac_pj = h.add;
-  m.mac_pj = h.add + h.mul;
-  // Integer synapses: int32 accumulators whatever the dense precision.
-  m.int_ac_pj = horowitz(Precision::int32).add;
-  m.int_mac_pj = horowitz(Precision::int8).mul + horowitz(Precision::int32).add;
-  m.fetch_pj_per_byte = fetch_per_byte(memory);
-  if (name == "45nm") return m;
-  if (name == "loihi") {
-    // Davies et al., IEEE Micro 2018, Table 2.
-    m.ac_pj = 0.0;
-    m.int_ac_pj = 0.0;
-    m.synop_pj = 23.6;
-    m.neuron_update_pj = 52.0;  // inactive
-    m.active_update_pj = 81.0;
-    m.spike_pj = 1.7;
-    return m;
-  }
-  throw Error(ExitCode::config,
-              fmt::format("energy.preset: unknown preset '{}' (expected 45nm or loihi)", name));
-}
-
-std::vector<std::string> EnergyModel::preset_names() {
-  return {"45nm", "loihi"};
-}
 
 EnergyBreakdown spiking_energy(const EnergyModel& m, const OpCounts& c, AcConvention conv) {
   EnergyBreakdown e;
@@ -152,7 +86,7 @@ EnergyBreakdown neurobench_energy(const EnergyModel& m, const OpCounts& c) {
 
 EnergyBreakdown dense_energy(const EnergyModel& m, const OpCounts& c) {
   EnergyBreakdown e;
-  // The dense network runs on a conventional datapath whatever the preset.
+  // The dense network runs on a conventional datapath whatever the profile.
   const auto h = EnergyModel::preset_named("45nm", m.precision, m.memory);
   e.dense_pj = dense_units(h, c.dense);
   e.memory_pj = static_cast<double>(c.weight_bytes) * m.fetch_pj_per_byte;
@@ -187,12 +121,12 @@ std::array<std::pair<std::string_view, double EnergyModel::*>, 15> energy_model_
   using M = EnergyModel;
   return {{{"ac_pj", &M::ac_pj},
            {"mac_pj", &M::mac_pj},
-           {"int_ac_pj", &M::int_ac_pj},
-           {"int_mac_pj", &M::int_mac_pj},
            {"synop_pj", &M::synop_pj},
            {"neuron_update_pj", &M::neuron_update_pj},
            {"active_update_pj", &M::active_update_pj},
            {"spike_pj", &M::spike_pj},
+           {"int_ac_pj", &M::int_ac_pj},
+           {"int_mac_pj", &M::int_mac_pj},
            {"add_pj", &M::add_pj},
            {"mul_pj", &M::mul_pj},
            {"div_pj", &M::div_pj},
@@ -200,6 +134,10 @@ std::array<std::pair<std::string_view, double EnergyModel::*>, 15> energy_model_
            {"sqrt_pj", &M::sqrt_pj},
            {"compare_pj", &M::compare_pj},
            {"fetch_pj_per_byte", &M::fetch_pj_per_byte}}};
+}
+
+bool energy_figure_optional_in_run_files(std::string_view name) {
+  return name == "int_ac_pj" || name == "int_mac_pj";
 }
 
 std::string_view ac_convention_name(AcConvention c) {

@@ -1,27 +1,21 @@
 #pragma once
 // Energy model (DESIGN.md §3): picojoules per counted operation.
 //
-// Presets, each figure with its published source (also in docs/concepts/accounting-and-energy.md):
+// The figures are data: energy profiles, TOML files in core/energy_profiles/
+// embedded into the binary at build time (core/CMakeLists.txt), each figure
+// with its published source beside it and each file saying how its figures
+// were checked. The shipped profiles:
 //
-//  "45nm"  M. Horowitz, "Computing's energy problem (and what we can do about
-//          it)", ISSCC 2014, 45 nm CMOS, 0.9 V:
-//            fp32 add 0.9 pJ, fp32 mult 3.7 pJ, int32 add 0.1 pJ,
-//            int32 mult 3.1 pJ, int8 add 0.03 pJ, int8 mult 0.2 pJ;
-//            SRAM read (8 KiB array, 64 bit) 10 pJ, DRAM read (64 bit) 1.3-2.6 nJ.
-//          A MAC is mult + add (fp32: 4.6 pJ) and an AC is one add (fp32:
-//          0.9 pJ), the figures SNN papers (e.g. SpikeLLM, Spikformer) use.
-//  "loihi" M. Davies et al., "Loihi: A Neuromorphic Manycore Processor with
-//          On-Chip Learning", IEEE Micro 38(1), 2018, Table 2: energy per
-//          synaptic spike op (min) 23.6 pJ, per neuron update 81 pJ active /
-//          52 pJ inactive, per within-tile spike 1.7 pJ. spikesim prices a
-//          membrane update that emits a spike as active and every other one
-//          as inactive (an assumption: the table does not define "active"
-//          for a multi-level neuron). Dense units still run on a
-//          conventional core and are priced with the 45nm table.
+//  "45nm"          Horowitz, ISSCC 2014 (45 nm CMOS): the conventional datapath
+//  "loihi"         Davies et al., IEEE Micro 2018, Table 2
+//  "loihi_sanafe"  SANA-FE's calibrated arch/loihi.yaml
+//  "spinnaker2"    Höppner et al. 2019
+//  "truenorth"     Merolla et al., Science 2014
 //
-// Operations with no published per-op figure in these sources (div, exp,
-// sqrt) are priced as one multiplication at the dense precision: an
-// assumption, stated here and in the docs, not a measurement.
+// A user passes their own file with energy.profile = "my_chip.toml"; the
+// format and the sources are in docs/concepts/accounting-and-energy.md.
+// Dense units, the dense equivalent and the memory term always run on a
+// conventional datapath: neuromorphic profiles take them from "45nm".
 //
 // Memory access (weight fetch) is a separate, switchable term: spiking and
 // quantized runs are only comparable with it on.
@@ -39,36 +33,55 @@ enum class Precision { fp32, int32, int8 };
 enum class MemoryLevel { none, sram, dram };
 
 struct EnergyModel {
-  std::string preset = "45nm";
+  std::string preset = "45nm";  // the profile's name (a profile file's `name`)
   Precision precision = Precision::fp32;
   MemoryLevel memory = MemoryLevel::none;
 
   // Synaptic side of the spiking run.
   double ac_pj = 0.9;             // one accumulate (one amplitude unit on one synapse)
   double mac_pj = 4.6;            // one multiply-accumulate (NeuroBench multi-level event; dense layers)
-  // Integer synapses (integer weights x integer amplitudes, int32 accumulators).
-  double int_ac_pj = 0.1;         // one integer accumulate (45 nm int32 add)
-  double int_mac_pj = 0.3;        // one integer multiply-accumulate (45 nm int8 mult + int32 add)
   double synop_pj = 0.0;          // per synaptic event, independent of amplitude (loihi)
   double neuron_update_pj = 0.0;  // per membrane update that emits no spike (loihi: inactive)
   double active_update_pj = 0.0;  // per membrane update that emits a spike (loihi: active)
   double spike_pj = 0.0;          // per spike emitted (loihi)
+  // Integer synapses (DESIGN.md §7: integer weights x integer amplitudes,
+  // int32 accumulators), figures every profile defines.
+  double int_ac_pj = 0.1;   // one integer accumulate (45 nm: int32 add)
+  double int_mac_pj = 0.3;  // one integer multiply-accumulate (45 nm: int8 mult + int32 add)
   // Dense units.
   double add_pj = 0.9, mul_pj = 3.7;
   double div_pj = 3.7, exp_pj = 3.7, sqrt_pj = 3.7, compare_pj = 0.9;
   // Memory.
   double fetch_pj_per_byte = 0.0;  // set by `memory`
 
-  // Builds a preset ("45nm" or "loihi") at a precision with a memory term.
-  static EnergyModel preset_named(std::string_view name, Precision precision = Precision::fp32,
+  // The model an energy profile gives at a precision with a memory term:
+  // `profile` is a shipped profile's name or the path of a profile file
+  // (is_energy_profile_file). Error(config) naming the file, the key and
+  // what was expected when the profile is unknown or malformed.
+  static EnergyModel preset_named(std::string_view profile, Precision precision = Precision::fp32,
                                   MemoryLevel memory = MemoryLevel::none);
+  // The shipped profiles' names, in the order of core/CMakeLists.txt.
   static std::vector<std::string> preset_names();
 };
+
+// The model a profile's TOML text gives; `source_name` names it in errors.
+EnergyModel energy_model_from_profile(std::string_view toml_text, const std::string& source_name,
+                                      Precision precision = Precision::fp32, MemoryLevel memory = MemoryLevel::none);
+// A value of energy.profile that names a file rather than a shipped profile:
+// it ends in ".toml".
+bool is_energy_profile_file(std::string_view profile);
+bool is_shipped_energy_profile(std::string_view name);
+// The text of a shipped profile file, as embedded at build time ("" if none).
+std::string_view shipped_energy_profile_text(std::string_view name);
 
 // The figures of an EnergyModel with their names: the one list a run file
 // stores them by and reads them back with (io/report/report.hpp), so a report
 // prices a run as the run priced itself, whatever today's presets say.
 std::array<std::pair<std::string_view, double EnergyModel::*>, 15> energy_model_figures();
+// Figures added after run files were first written: a file without them
+// keeps EnergyModel's defaults for them (it predates integer synapses, so
+// it holds no integer operations to price).
+bool energy_figure_optional_in_run_files(std::string_view name);
 
 // The two synaptic conventions of DESIGN.md §3.
 enum class AcConvention { amplitude, shift_add };

@@ -23,6 +23,8 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   if (cfg.input.token_file.empty())
     throw Error(ExitCode::usage, "eval: needs a token file (--tokens, or key input.token_file)");
+  // Built first, so that a bad energy profile stops eval before the evaluation, not after it.
+  const EnergyModel energy_model = energy_model_for(cfg);
   Progress progress(cfg.run.progress, "eval");
   progress.phase("load", cfg.model.path);
   LlamaModel model = model_for(cfg);
@@ -73,7 +75,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // account
-  const RunTotals totals = summarize(net.accounts(), net.populations(), energy_model_for(cfg),
+  const RunTotals totals = summarize(net.accounts(), net.populations(), energy_model,
                                      cfg.energy.ac_convention, mode, net.tokens());
   // report
   nlohmann::json j = {{"ppl", result.ppl()},

@@ -33,8 +33,9 @@ constexpr u64 kBaseline = 40 * kMiB;        // program, libraries, TBB, allocato
 // node_ids u64, amplitudes i32) each buffering up to one chunk, the buffer
 // growing with the events, and HDF5's chunk cache holding at most as much again.
 constexpr u64 kBytesPerBufferedEvent = 2 * (8 + 8 + 4);
-// One traced population: the float frames of one chunk, twice.
-constexpr u64 kPerTracePopulation = 2 * kChunkElements * 4;
+// One traced population: the float frames of one chunk, twice, and the
+// per-token scale beside them (θ f32, z i32, steps u32: one chunk each, twice).
+constexpr u64 kPerTracePopulation = 2 * kChunkElements * 4 + 2 * kChunkElements * (4 + 4 + 4);
 // The recorder's transient: one full chunk being compressed.
 constexpr u64 kRecorderTransient = 2 * kChunkElements * 8;
 

@@ -38,13 +38,25 @@ class RecordingObserver : public SpikeObserver {
   void on_spikes(const Population& pop, std::span<const SpikeEvent> events) override {
     if (const auto id = spike_id(pop)) rec_.append_spikes(*id, events);
   }
-  void on_membrane(const Population& pop, Step step, unsigned /*t*/) override {
+  void on_membrane(const Population& pop, Step step, unsigned t) override {
     const auto id = trace_id(pop);
     if (!id) return;
     const auto n = std::min<std::size_t>(pop.size(), static_cast<std::size_t>(cfg_.trace_neurons));
     frame_.resize(n);
     for (std::size_t i = 0; i < n; ++i) frame_[i] = static_cast<float>(pop.membrane()[i]);
     rec_.append_frame(*id, step, frame_);
+    if (t == 0) {  // the injection: this token's θ and z, so that plots can show V in value units
+      theta_.resize(n);
+      zero_.resize(n);
+      const TokenScale& scale = pop.scale();
+      const auto group = pop.group_of();
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t g = i < group.size() ? group[i] : 0;
+        theta_[i] = g < scale.theta.size() ? scale.theta[g] : 0.0f;
+        zero_[i] = g < scale.zero.size() ? static_cast<std::int32_t>(scale.zero[g]) : 0;
+      }
+      rec_.append_token_scale(*id, step, theta_, zero_);
+    }
   }
   // Registers populations that never spiked so that the file lists them all.
   void ensure(const Population& pop) { (void)spike_id(pop); }
@@ -76,7 +88,8 @@ class RecordingObserver : public SpikeObserver {
   Hdf5Recorder& rec_;
   const RecordConfig& cfg_;
   std::map<const Population*, std::optional<std::size_t>> spikes_, traces_;
-  std::vector<float> frame_;
+  std::vector<float> frame_, theta_;
+  std::vector<std::int32_t> zero_;
 };
 
 // What only a transformer run writes.

@@ -26,6 +26,18 @@ namespace {
 
 // ---- Small helpers --------------------------------------------------------------
 
+// Keys renamed since configs were first written: the older name is still
+// accepted and sets the new key (the effective config names the new one).
+constexpr std::pair<std::string_view, std::string_view> kRenamedKeys[] = {
+    {"energy.preset", "energy.profile"},
+};
+
+std::string current_key_name(const std::string& name) {
+  for (const auto& [old_name, new_name] : kRenamedKeys)
+    if (name == old_name) return std::string(new_name);
+  return name;
+}
+
 const ConfigKey* find_key(std::string_view name) {
   for (const auto& key : config_schema())
     if (key.name == name) return &key;
@@ -406,8 +418,18 @@ void apply_document(const toml::table& doc, const std::string& source_name, SimC
       continue;
     }
     for (auto&& [key_name, node] : *table) {
-      const std::string name = section + "." + std::string(key_name.str());
+      const std::string given = section + "." + std::string(key_name.str());
+      const std::string name = current_key_name(given);
       const auto line = line_of(node);
+      if (where.count(name)) {  // TOML refuses a key given twice: this is a key and its older name
+        std::string_view older = given;
+        for (const auto& [old_name, new_name] : kRenamedKeys)
+          if (new_name == name) older = old_name;
+        report(line, fmt::format("keys '{}' and '{}' are one key ('{}' is its older name), already set at {}; "
+                                 "keep one",
+                                 older, name, older, where[name]));
+        continue;
+      }
       const ConfigKey* key = find_key(name);
       if (key == nullptr) {
         report(line, unknown_key_message(name));
@@ -471,7 +493,7 @@ std::string apply_override(const std::string& text, SimConfig& config, KeyLocati
   const auto eq = text.find('=');
   if (eq == std::string::npos || trim(std::string_view(text).substr(0, eq)).empty())
     return fmt::format("'{}' is not key=value", text);
-  const std::string name(trim(std::string_view(text).substr(0, eq)));
+  const std::string name = current_key_name(std::string(trim(std::string_view(text).substr(0, eq))));
   const std::string raw(trim(std::string_view(text).substr(eq + 1)));
   const ConfigKey* key = find_key(name);
   if (key == nullptr) {
@@ -652,6 +674,7 @@ void resolve_input_paths(SimConfig& config, const std::filesystem::path& folder,
     if (at == where.end()) continue;  // a default, not the file's
     std::string value = std::get<std::string>(key.get(config, key));
     if (value.empty() || (key.name == "model.path" && value == "generated")) continue;
+    if (key.name == "energy.profile" && !is_energy_profile_file(value)) continue;  // a shipped profile's name
     value = expand_variables(value, key.name, at->second);
     std::filesystem::path p(value);
     if (p.is_relative()) p = (std::filesystem::absolute(folder) / p).lexically_normal();
@@ -667,6 +690,12 @@ std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
   for (const auto& key : config_schema()) keys.emplace_back(key.name);
   return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> config_renamed_keys() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [old_name, new_name] : kRenamedKeys) out.emplace_back(old_name, new_name);
+  return out;
 }
 
 std::vector<std::string> config_sections() {
@@ -794,6 +823,10 @@ std::string config_reference_markdown() {
   }
   out += "\n### Rules between keys\n\nChecked once every key is valid; the message names both keys.\n\n";
   for (const auto& rule : config_rules()) out += fmt::format("- {}\n", markdown_escape(rule.description));
+  out += "\n### Older key names\n\nStill accepted, in a config file and with `--set`; the effective config writes "
+         "the current name, and a file that sets a key under both names is refused.\n\n";
+  out += "| Older name | Current name |\n|-----|-----|\n";
+  for (const auto& [old_name, new_name] : kRenamedKeys) out += fmt::format("| `{}` | `{}` |\n", old_name, new_name);
   return out;
 }
 

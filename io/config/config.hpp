@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -116,7 +117,10 @@ struct WeightsConfig {
 };
 
 struct EnergyConfig {
-  std::string preset = "45nm";  // EnergyModel::preset_names()
+  // Key energy.profile (older name energy.preset): a shipped profile's name
+  // (EnergyModel::preset_names()) or a profile file's path. The field keeps
+  // its older name for the callers that build the energy model from it.
+  std::string preset = "45nm";
   Precision precision = Precision::fp32;
   MemoryLevel memory = MemoryLevel::none;
   AcConvention ac_convention = AcConvention::amplitude;
@@ -179,6 +183,9 @@ std::string config_reference_markdown();
 std::string config_keys_table();
 // All dotted keys of the schema, in schema order.
 std::vector<std::string> config_keys();
+// Keys accepted under an older name: (older name, current name) pairs. A
+// config may use the older name; the effective config writes the current one.
+std::vector<std::pair<std::string, std::string>> config_renamed_keys();
 
 // ---- The schema -------------------------------------------------------------
 

@@ -322,9 +322,11 @@ std::vector<ConfigKey> make_schema() {
       boolean<&C::weights, &W::embedding>("weights.embedding", false,
                                           "Quantize the embedding table too (RTN); SpikeLLM keeps it as loaded."),
       // [energy]
-      choice<&C::energy, &En::preset>("energy.preset", "45nm", {"45nm", "loihi"},
-                                      "Energy figures: Horowitz 45 nm CMOS or per-event Loihi "
-                                      "(docs/concepts/accounting-and-energy.md)."),
+      input_path<&C::energy, &En::preset>(
+          "energy.profile", "45nm",
+          "Energy figures: a shipped profile (45nm, loihi, loihi_sanafe, spinnaker2, truenorth) or the path "
+          "of a profile file ending in .toml (docs/concepts/accounting-and-energy.md). `energy.preset` is "
+          "its older name, still accepted."),
       choice<&C::energy, &En::precision>(
           "energy.precision", "fp32", {"fp32", "int32", "int8"},
           "Precision of the dense datapath (dense-equivalent and dense units)."),
@@ -387,6 +389,17 @@ std::string one_input(const SimConfig& c) {
   return "keys 'input.prompt' and 'input.token_file' are both set; give one of them";
 }
 
+// A shipped profile's name, or a file: the file itself is read when the run
+// builds its energy model, so that a report can still read a run's config
+// on a machine without that file.
+std::string known_energy_profile(const SimConfig& c) {
+  const std::string& profile = c.energy.preset;
+  if (is_shipped_energy_profile(profile) || is_energy_profile_file(profile)) return {};
+  return fmt::format("key 'energy.profile' = '{}' is neither a shipped profile ({}) nor a profile file (a path "
+                     "ending in .toml)",
+                     profile, fmt::join(EnergyModel::preset_names(), ", "));
+}
+
 std::vector<ConfigRule> make_rules() {
   return {
       {{"generated.heads", "generated.dim"}, "`generated.heads` divides `generated.dim`.", &heads_divide_dim},
@@ -400,6 +413,9 @@ std::vector<ConfigRule> make_rules() {
       {{"input.prompt", "input.token_file"},
        "At most one of `input.prompt` and `input.token_file` is set.",
        &one_input},
+      {{"energy.profile"},
+       "`energy.profile` names a shipped profile or a profile file ending in `.toml`.",
+       &known_energy_profile},
   };
 }
 

@@ -19,9 +19,12 @@ using namespace report_detail;
 
 namespace {
 
+// A table of figures: a name, then numbers (right-aligned, each kept on one
+// line so that "27.21 µJ" never splits from its unit), inside a box that
+// scrolls sideways when the table is wider than the page.
 std::string html_table(const std::vector<std::string>& header,
                        const std::vector<std::vector<std::string>>& rows) {
-  std::string s = "<table>\n<thead><tr>";
+  std::string s = "<div class=\"scroll\"><table class=\"figures\">\n<thead><tr>";
   for (const auto& h : header) s += "<th>" + svg::escape(h) + "</th>";
   s += "</tr></thead>\n<tbody>\n";
   for (const auto& row : rows) {
@@ -30,6 +33,15 @@ std::string html_table(const std::vector<std::string>& header,
       s += (c == 0 ? "<td class=\"name\">" : "<td>") + svg::escape(row[c]) + "</td>";
     s += "</tr>\n";
   }
+  return s + "</tbody>\n</table></div>\n";
+}
+
+// A key/value table: text on the left, and a long value (a model identity,
+// a path) wraps inside the page instead of pushing the table past its edge.
+std::string key_value_table(const std::vector<std::pair<std::string, std::string>>& rows) {
+  std::string s = "<table class=\"key-value\">\n<thead><tr><th>key</th><th>value</th></tr></thead>\n<tbody>\n";
+  for (const auto& [key, value] : rows)
+    s += "<tr><td class=\"name\">" + svg::escape(key) + "</td><td>" + svg::escape(value) + "</td></tr>\n";
   return s + "</tbody>\n</table>\n";
 }
 
@@ -56,8 +68,15 @@ std::string report_html(const RunReport& r, std::size_t top_k) {
        "1200px; color: #282828; }\n"
        "h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }\n"
        "table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }\n"
-       "th, td { padding: 3px 8px; text-align: right; border-bottom: 1px solid #eee; }\n"
+       "th, td { padding: 3px 8px; border-bottom: 1px solid #eee; }\n"
        "th { background: #f4f4f4; } td.name { text-align: left; font-family: monospace; }\n"
+       ".scroll { overflow-x: auto; }\n"
+       "table.figures th, table.figures td { text-align: right; white-space: nowrap; }\n"
+       "table.figures th:first-child, table.figures td.name { text-align: left; }\n"
+       "table.key-value { width: 100%; table-layout: fixed; }\n"
+       "table.key-value th, table.key-value td { text-align: left; }\n"
+       "table.key-value th:first-child, table.key-value td.name { width: 14em; }\n"
+       "table.key-value td { overflow-wrap: anywhere; }\n"
        "pre { background: #f8f8f8; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }\n"
        ".warn { color: #b2182b; font-weight: bold; } figure { margin: 1em 0; } svg { max-width: 100%; "
        "height: auto; }\n"
@@ -67,14 +86,14 @@ std::string report_html(const RunReport& r, std::size_t top_k) {
     h += "<p class=\"warn\">INCOMPLETE: the run did not finish; the figures cover only what was "
          "written.</p>\n";
   {
-    std::vector<std::vector<std::string>> rows{
+    std::vector<std::pair<std::string, std::string>> rows{
         {"file", r.path.string()},
         {"written by", r.spikesim_version.empty() ? "(not recorded)" : "spikesim " + r.spikesim_version},
         {"model", r.model.empty() ? "(not recorded)" : fmt::format("{} ({})", r.model, r.model_format)},
         {"mode / workload", fmt::format("{} / {}", r.mode, r.workload)},
         {"tokens", r.tokens ? fmt::format("{}", *r.tokens) : "(not recorded)"}};
-    for (const auto& [k, v] : r.settings) rows.push_back({k, v});
-    h += "<h2>Model and config</h2>\n" + html_table({"key", "value"}, rows);
+    for (const auto& [k, v] : r.settings) rows.emplace_back(k, v);
+    h += "<h2>Model and config</h2>\n" + key_value_table(rows);
   }
   for (const char* heading : {"Run totals", "NeuroBench metrics", "Accuracy against"}) {
     const auto [title, block] = section_of(text, heading);

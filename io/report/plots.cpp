@@ -203,9 +203,19 @@ svg::Figure raster_plot(const RunReport& r, const RasterOptions& o) {
       fmt::format("Spikes of population {} in {} (SONATA /spikes/{}), tokens {} to {}; colour is the "
                   "spike amplitude in grid levels; each token shows the population's {} local steps.",
                   o.population, r.path.filename().string(), o.population, t.first, t.end - 1, window));
+  // The spikes in the token range, counted before the panel is made: the
+  // count goes in its title. (It was a legend entry with a dark swatch that
+  // matched no mark: every mark is coloured by its amplitude.)
+  std::vector<std::size_t> shown;
+  for (std::size_t i = 0; i < spikes.timestamps.size(); ++i) {
+    const std::size_t tok = token_of(token_steps, spikes.timestamps[i]);
+    if (tok >= t.first && tok < t.end) shown.push_back(i);
+  }
   const double height = std::clamp(static_cast<double>(neurons) * 3.0, 160.0, 560.0);
-  svg::Panel& p = fig.add_panel(
-      fmt::format("{} neurons, {} local step{} per token", neurons, window, window == 1 ? "" : "s"), height);
+  svg::Panel& p = fig.add_panel(fmt::format("{} neurons, {} local step{} per token, {} spike{} shown", neurons,
+                                            window, window == 1 ? "" : "s", shown.size(),
+                                            shown.size() == 1 ? "" : "s"),
+                                height);
   const auto per_token = static_cast<double>(window);
   Axis x{"token", fmt::format("{} local step{} each", window, window == 1 ? "" : "s")};
   x.min = 0;
@@ -220,10 +230,8 @@ svg::Figure raster_plot(const RunReport& r, const RasterOptions& o) {
     p.colour_bar(svg::ScaleKind::diverging, -amp_limit, amp_limit, "amplitude s (levels)", true);
   else
     p.colour_bar(svg::ScaleKind::sequential, 1, std::max(2, amp_limit), "amplitude s (levels)", true);
-  std::uint64_t marks = 0;
-  for (std::size_t i = 0; i < spikes.timestamps.size(); ++i) {
+  for (const std::size_t i : shown) {
     const std::size_t tok = token_of(token_steps, spikes.timestamps[i]);
-    if (tok < t.first || tok >= t.end) continue;
     const auto off = static_cast<std::uint64_t>(spikes.timestamps[i]) - token_steps[tok] - offset;
     const double col = static_cast<double>(tok - t.first) * per_token + static_cast<double>(off);
     const auto n = static_cast<double>(spikes.node_ids[i]);
@@ -232,10 +240,8 @@ svg::Figure raster_plot(const RunReport& r, const RasterOptions& o) {
             {"data-neuron", fmt::format("{}", spikes.node_ids[i])},
             {"data-amplitude", fmt::format("{}", spikes.amplitudes[i])},
             {"data-token", fmt::format("{}", tok)}});
-    ++marks;
   }
   token_separators(p, t, per_token);  // drawn over the marks
-  p.legend(fmt::format("{} spikes shown", marks), svg::kDark, svg::LegendShape::box);
   return fig;
 }
 
@@ -265,6 +271,28 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
   if (traced == 0 || data.size() != steps.size() * traced)
     throw Error(ExitCode::data, fmt::format("'{}' at '{}': data has {} values for {} frames of {} neurons",
                                             r.path.string(), g, data.size(), steps.size(), traced));
+  // θ of each traced neuron at each token, for value units: row r holds the
+  // token injected at scale_steps[r].
+  std::vector<float> theta;
+  std::vector<std::uint32_t> scale_steps;
+  if (o.value_units) {
+    if (!h5::exists(f, g + "/scale/theta") || !h5::exists(f, g + "/scale/steps"))
+      throw Error(ExitCode::data,
+                  fmt::format("'{}' has no decode scale of '{}' ({}/scale/theta: written by runs of spikesim since "
+                              "it stores θ per token); plot it in grid levels, without --values",
+                              r.path.string(), pop_name, g));
+    theta = h5::read_dataset<float>(f, g + "/scale/theta");
+    scale_steps = h5::read_dataset<std::uint32_t>(f, g + "/scale/steps");
+    if (theta.size() != scale_steps.size() * traced)
+      throw Error(ExitCode::data, fmt::format("'{}' at '{}/scale': theta has {} values for {} tokens of {} neurons",
+                                              r.path.string(), g, theta.size(), scale_steps.size(), traced));
+  }
+  // θ of traced column c at the frame of `step` (the last token injected at or before it).
+  const auto theta_at = [&](std::uint64_t step, std::size_t c) -> double {
+    const auto it = std::upper_bound(scale_steps.begin(), scale_steps.end(), step);
+    if (it == scale_steps.begin()) return 0.0;
+    return theta[static_cast<std::size_t>(it - scale_steps.begin() - 1) * traced + c];
+  };
   std::vector<std::uint32_t> grid_bits, grid_steps;
   if (const std::string pg = "/spikesim/populations/" + pop_name;
       h5::exists(f, pg + "/bits") && h5::exists(f, pg + "/steps")) {
@@ -329,9 +357,12 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
       fmt::format("Membrane and spikes of {} neurons {}, tokens {}..{}", pop_name, fmt::join(neurons, ", "),
                   t.first, t.end - 1),
       fmt::format("Membrane V of traced GIF neurons of {} in {} (SONATA /report/{}), after injection and "
-                  "after each local step, with the spike s emitted at each step ({}).",
+                  "after each local step, with the spike s emitted at each step ({}){}.",
                   pop_name, r.path.filename().string(), pop_name,
-                  recorded ? "recorded spikes" : "spikes not recorded: s = drop of V at the step"));
+                  recorded ? "recorded spikes" : "spikes not recorded: s = drop of V at the step",
+                  o.value_units ? fmt::format("; in value units: θ·V and θ·s, θ of each token from /report/{}/scale",
+                                              pop_name)
+                                : std::string()));
   const std::string units = h5::has_attribute(f, g + "/data", "units")
                                 ? h5::read_string_attribute(f, g + "/data", "units")
                                 : std::string("grid levels");
@@ -346,14 +377,18 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
       neuron_steps = grid_steps[n];
     }
     std::vector<Point> line;
-    double vmin = 0, vmax = amplitude ? static_cast<double>(*amplitude) : 1.0;
+    // V of a frame as drawn: grid levels, or θ·levels in value units.
+    const auto scale_of = [&](const Frame& fr) { return o.value_units ? theta_at(steps[fr.row], c) : 1.0; };
+    const bool show_amplitude = amplitude && !o.value_units;  // A is a level count; θ·A changes per token
+    double vmin = 0, vmax = show_amplitude ? static_cast<double>(*amplitude) : 0.0;
     for (const Frame& fr : frames) {
-      const double v = data[fr.row * traced + c];
+      const double v = data[fr.row * traced + c] * scale_of(fr);
       vmin = std::min(vmin, v);
       vmax = std::max(vmax, v);
     }
+    if (vmax <= vmin) vmax = vmin + 1.0;
     const bool is_signed = (pop && pop->grid.known && pop->grid.is_signed) || vmin < 0;
-    if (is_signed && amplitude) vmin = std::min(vmin, -static_cast<double>(*amplitude));
+    if (is_signed && show_amplitude) vmin = std::min(vmin, -static_cast<double>(*amplitude));
     const std::string grid_text =
         amplitude ? fmt::format(": A = {} levels per step, T = {} step{}, membrane grid 0..{}", *amplitude,
                                 *neuron_steps, *neuron_steps == 1 ? "" : "s", *amplitude * *neuron_steps)
@@ -364,11 +399,13 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
     x.min = 0;
     x.max = static_cast<double>(t.end - t.first) * fpt;
     x.ticks = token_ticks(t, fpt);
-    Axis y{"V, s", units.find("grid levels") != std::string::npos ? std::string("grid levels") : units};
+    Axis y = o.value_units
+                 ? Axis{"θ·V, θ·s", "value units"}
+                 : Axis{"V, s", units.find("grid levels") != std::string::npos ? std::string("grid levels") : units};
     y.min = is_signed ? -svg::nice_ceiling(-vmin) : 0;
     y.max = svg::nice_ceiling(vmax * 1.05);
     p.x_axis(x).y_axis(y);
-    if (amplitude) {
+    if (show_amplitude) {
       p.hline(static_cast<double>(*amplitude), svg::series(2), true, fmt::format("A = {}", *amplitude));
       if (is_signed) p.hline(-static_cast<double>(*amplitude), svg::series(2), true);
     }
@@ -377,15 +414,17 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
     std::size_t prev_token = static_cast<std::size_t>(-1);
     std::vector<std::tuple<double, double, Attrs>> dots;
     for (const Frame& fr : frames) {
-      const double v = data[fr.row * traced + c];
+      const double level = data[fr.row * traced + c];
+      const double v = level * scale_of(fr);
       const double col = static_cast<double>(fr.token - t.first) * fpt + static_cast<double>(fr.k);
       line.push_back({col, v});
       line.push_back({col + 1, v});
-      dots.emplace_back(col + 0.5, v,
-                        Attrs{{"data-step", fmt::format("{}", steps[fr.row])},
-                              {"data-neuron", fmt::format("{}", n)},
-                              {"data-frame", fmt::format("{}", fr.row)},
-                              {"data-v", svg::number(v)}});
+      Attrs dot{{"data-step", fmt::format("{}", steps[fr.row])},
+                {"data-neuron", fmt::format("{}", n)},
+                {"data-frame", fmt::format("{}", fr.row)},
+                {"data-v", svg::number(v)}};
+      if (o.value_units) dot.emplace_back("data-theta", svg::number(scale_of(fr)));
+      dots.emplace_back(col + 0.5, v, std::move(dot));
       // The spike of this step: frame k >= 1 is the state after local step k.
       if (fr.k >= 1 && fr.token == prev_token) {
         std::int32_t s = 0;
@@ -393,22 +432,23 @@ svg::Figure membrane_plot(const RunReport& r, const MembraneOptions& o) {
           const auto it = spike_at.find({n, steps[fr.row]});
           if (it != spike_at.end()) s = it->second;
         } else {
-          s = static_cast<std::int32_t>(std::lround(prev_v - v));
+          s = static_cast<std::int32_t>(std::lround(prev_v - level));
         }
         if (s != 0)
-          p.stem(col + 0.5, 0, s, svg::series(1), 2, "spike",
+          p.stem(col + 0.5, 0, s * scale_of(fr), svg::series(1), 2, "spike",
                  {{"data-step", fmt::format("{}", steps[fr.row])},
                   {"data-neuron", fmt::format("{}", n)},
                   {"data-amplitude", fmt::format("{}", s)}});
       }
-      prev_v = v;
+      prev_v = level;
       prev_token = fr.token;
     }
     p.line(line, svg::series(0), 1.6, false, "membrane-line", {{"data-neuron", fmt::format("{}", n)}});
     for (auto& [x_, y_, a] : dots) p.dot({x_, y_}, 2.2, svg::series(0), "membrane", std::move(a));
-    p.legend("membrane V (after injection / each step)", svg::series(0), svg::LegendShape::line);
-    p.legend("spike amplitude s", svg::series(1), svg::LegendShape::stem);
-    if (amplitude)
+    p.legend(o.value_units ? "membrane θ·V (after injection / each step)" : "membrane V (after injection / each step)",
+             svg::series(0), svg::LegendShape::line);
+    p.legend(o.value_units ? "spike value θ·s" : "spike amplitude s", svg::series(1), svg::LegendShape::stem);
+    if (show_amplitude)
       p.legend("A = 2^bits - 1: most one step emits", svg::series(2), svg::LegendShape::dashed_line);
   }
   return fig;

@@ -66,6 +66,9 @@ struct MembraneOptions {
   std::string population;              // "" = the first traced population
   std::vector<std::uint64_t> neurons;  // empty = the first three traced neurons
   TokenRange tokens{0, 8};
+  // Show V and s in value units, θ·levels (θ of each token, from
+  // /report/<population>/scale), instead of grid levels.
+  bool value_units = false;
 };
 struct RatesOptions {
   std::string population;

@@ -112,6 +112,7 @@ EnergyModel read_energy_model(const h5::File& f, const std::filesystem::path& pa
       throw Error(ExitCode::data, fmt::format("'{}' at '{}': attribute '{}' is missing", path.string(), g, name));
   };
   for (const auto& [name, field] : energy_model_figures()) {
+    if (energy_figure_optional_in_run_files(name) && !h5::has_attribute(f, g, std::string(name))) continue;
     need(std::string(name));
     m.*field = h5::read_attribute<double>(f, g, std::string(name));
   }
@@ -449,7 +450,7 @@ RunReport read_run_report(const std::filesystem::path& path) {
           "run.workload",     "run.mode",         "run.tokens",          "model.path",
           "input.token_file", "encoding.bits",    "encoding.signed",     "encoding.saliency",
           "encoding.addbit",  "encoding.low_p",   "encoding.kv_spiking", "encoding.spike_lm_head",
-          "energy.preset",    "energy.precision", "energy.memory",       "energy.ac_convention"};
+          "energy.profile",   "energy.precision", "energy.memory",       "energy.ac_convention"};
       for (const ConfigKey& key : config_schema())
         if (std::find(kShown.begin(), kShown.end(), key.name) != kShown.end() && key.get)
           r.settings.emplace_back(std::string(key.name), value_text(key.get(cfg, key)));

@@ -68,7 +68,13 @@ struct Hdf5Recorder::Impl {
     std::size_t width;
     h5::AppendableDataset<float> data;
     h5::AppendableDataset<std::uint32_t> steps;
+    // The decode scale of the traced neurons, one row per token (scale/).
+    h5::AppendableDataset<float> theta;
+    h5::AppendableDataset<std::int32_t> zero;
+    h5::AppendableDataset<std::uint32_t> scale_steps;
     bool any = false;
+    bool any_scale = false;
+    Step last_scale_step = 0;
     Step first_step = 0;
     Step last_step = 0;
   };
@@ -93,6 +99,9 @@ struct Hdf5Recorder::Impl {
     for (auto& t : traces) {
       t.data.close();
       t.steps.close();
+      t.theta.close();
+      t.zero.close();
+      t.scale_steps.close();
       // SONATA time = (start, stop, step), open on the right. Frames are not
       // contiguous (a population is active only in its stage): the real step
       // of each frame is in mapping/steps.
@@ -254,8 +263,41 @@ std::size_t Hdf5Recorder::add_trace_population(const std::string& name, std::vec
   h5::write_dataset<std::uint32_t>(s.file, mapping + "/element_ids", element_ids, s.compression);
   auto steps = h5::AppendableDataset<std::uint32_t>::vector(s.file, mapping + "/steps", s.compression);
 
-  s.traces.push_back({name, n, std::move(data), std::move(steps)});
+  // The decode scale x = θ·(q − z) of the same neurons, one frame per token:
+  // a second frame report beside the membrane's, with the same columns.
+  const std::string scale = group + "/scale";
+  auto theta = h5::AppendableDataset<float>::matrix(s.file, scale + "/theta", n, s.compression);
+  theta.set_attribute("units", "value per grid level");
+  auto zero = h5::AppendableDataset<std::int32_t>::matrix(s.file, scale + "/zero", n, s.compression);
+  zero.set_attribute("units", "grid levels");
+  auto scale_steps = h5::AppendableDataset<std::uint32_t>::vector(s.file, scale + "/steps", s.compression);
+
+  s.traces.push_back({name, n, std::move(data), std::move(steps), std::move(theta), std::move(zero),
+                      std::move(scale_steps)});
   return s.traces.size() - 1;
+}
+
+void Hdf5Recorder::append_token_scale(std::size_t trace, Step step, std::span<const float> theta,
+                                      std::span<const std::int32_t> zero) {
+  Impl& s = live("append_token_scale");
+  if (trace >= s.traces.size())
+    throw Error(ExitCode::internal,
+                fmt::format("append_token_scale: no trace population #{} ({} added)", trace, s.traces.size()));
+  Impl::TraceStream& t = s.traces[trace];
+  if (theta.size() != t.width || zero.size() != t.width)
+    throw Error(ExitCode::internal,
+                fmt::format("trace population '{}': scale at step {} has {} θ and {} z, expected {} (one per "
+                            "traced neuron)",
+                            t.name, step, theta.size(), zero.size(), t.width));
+  if (t.any_scale && step < t.last_scale_step)
+    throw Error(ExitCode::internal,
+                fmt::format("trace population '{}': scale at step {} after step {}; tokens must arrive in step order",
+                            t.name, step, t.last_scale_step));
+  t.theta.append(theta);
+  t.zero.append(zero);
+  t.scale_steps.push(static_cast<std::uint32_t>(step));
+  t.any_scale = true;
+  t.last_scale_step = step;
 }
 
 void Hdf5Recorder::append_frame(std::size_t trace, Step step, std::span<const float> values) {

@@ -13,6 +13,8 @@
 //   /report/<pop>/mapping/ node_ids uint64 [traced], index_pointers uint64 [traced+1],
 //                          element_ids uint32 [traced], time float64 [3] (attr units="steps"),
 //                          steps uint32 [frames]    (spikesim addition)
+//   /report/<pop>/scale/   theta float32 [tokens x traced], zero int32 [tokens x traced],
+//                          steps uint32 [tokens]    (spikesim addition: decode scale per token)
 //   /spikesim/...          counters, op counts, energy, config text, summary, model identity
 //
 // Lifecycle. The constructor creates "<path>.partial" and marks it
@@ -75,6 +77,11 @@ class Hdf5Recorder {
                                    const std::string& units = "theta");
   // One frame: values[i] belongs to node_ids[i]. Steps non-decreasing.
   void append_frame(std::size_t trace, Step step, std::span<const float> values);
+  // The decode scale of the traced neurons for the token injected at `step`
+  // (x = θ·(q − z)): theta[i] and zero[i] belong to node_ids[i]. Steps
+  // non-decreasing. The membrane in value units is θ·V.
+  void append_token_scale(std::size_t trace, Step step, std::span<const float> theta,
+                          std::span<const std::int32_t> zero);
 
   // /spikesim/populations/<population>/{membrane_updates,spikes,amplitude_sum,synaptic_events}
   void write_neuron_counters(const std::string& population, const NeuronCounters& counters);

@@ -2,7 +2,7 @@
 //
 // Every flag is an alias of one config key (the table below), so `eval`
 // takes the settings `run` takes and `--set key=value` reaches the rest
-// (e.g. energy.preset). Order: eval's defaults (dense mode, nothing
+// (e.g. energy.profile). Order: eval's defaults (dense mode, nothing
 // recorded), then --set, then the flags; a flag and a --set naming the same
 // key is a usage error.
 #include <fmt/format.h>

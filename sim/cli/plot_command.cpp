@@ -16,6 +16,7 @@ namespace spikesim::cli {
 void add_plot_command(CLI::App& app) {
   struct Options {
     std::string file, kind, population, tokens, neurons, output;
+    bool values = false;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("plot",
@@ -35,6 +36,8 @@ void add_plot_command(CLI::App& app) {
       "Token range A:B = tokens A..B-1 (also A:, :B, A); raster: default all, membrane: default 0:8");
   cmd->add_option("--neurons", o->neurons,
                   "membrane: traced neurons to show, e.g. 0,1,2 or 0-3 (default the first 3)");
+  cmd->add_flag("--values", o->values,
+                "membrane: V and s in value units, θ·levels with θ of each token (default: grid levels)");
   cmd->add_option("-o,--output", o->output, "SVG file to write (default <kind>.svg)");
   cmd->callback([o] {
     const auto usage = [](const std::string& message) { throw Error(ExitCode::usage, message); };
@@ -49,6 +52,7 @@ void add_plot_command(CLI::App& app) {
     if (!o->tokens.empty() && o->kind != "raster" && o->kind != "membrane")
       usage(fmt::format("--tokens applies to raster and membrane plots, not {}", o->kind));
     if (!o->neurons.empty() && o->kind != "membrane") usage("--neurons applies to the membrane plot only");
+    if (o->values && o->kind != "membrane") usage("--values applies to the membrane plot only");
     if (!o->population.empty() && o->kind == "energy")
       usage("--population does not apply to the energy plot");
 
@@ -64,6 +68,7 @@ void add_plot_command(CLI::App& app) {
       mo.population = o->population;
       if (!o->tokens.empty()) mo.tokens = parse_token_range(o->tokens);
       if (!o->neurons.empty()) mo.neurons = parse_index_list(o->neurons);
+      mo.value_units = o->values;
       figure = membrane_plot(report, mo);
     } else if (o->kind == "energy") {
       figure = energy_plot(report);

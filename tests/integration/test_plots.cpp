@@ -3,6 +3,7 @@
 // data attributes equal the run's data read back with the raw HDF5 C API.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <hdf5.h>
 #include <sys/wait.h>
 
@@ -24,6 +25,7 @@
 #include "io/report/plots.hpp"
 #include "io/report/report.hpp"
 #include "io/report/svg_plot.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/raw_hdf5.hpp"
 #include "tests/support/small_run.hpp"
 
@@ -316,6 +318,29 @@ TEST_CASE("svg writer: escaping, numbers, ticks and deterministic output", "[plo
   CHECK(fig.render(false).rfind("<svg", 0) == 0);
 }
 
+// The colours (fill or stroke) of `node` and its descendants, leaving out
+// the groups of class `skip`.
+void colours_of(const Node& node, const std::set<std::string>& skip, std::set<std::string>& out) {
+  if (node.attrs.count("class") && skip.count(node.attrs.at("class"))) return;
+  for (const char* a : {"fill", "stroke"})
+    if (node.attrs.count(a) && node.attrs.at(a) != "none") out.insert(node.attrs.at(a));
+  for (const auto& c : node.children) colours_of(*c, skip, out);
+}
+
+// Every legend entry stands for something drawn: its swatch's colour is
+// used outside the legend and the colour bar.
+void check_legend_matches_marks(const Node& root) {
+  std::set<std::string> drawn, swatches;
+  colours_of(root, {"legend", "colour-bar"}, drawn);
+  for (const Node* legend : root.all("g", "legend"))
+    for (const auto& entry : legend->children)
+      if (entry->name != "text") colours_of(*entry, {}, swatches);
+  for (const auto& colour : swatches) {
+    INFO("legend swatch " << colour);
+    CHECK(drawn.count(colour) == 1);
+  }
+}
+
 TEST_CASE("raster plot: one mark per spike of the population in the token range", "[plots]") {
   const test::SmallRun& run = the_run();
   const RunReport& r = the_report();
@@ -348,6 +373,13 @@ TEST_CASE("raster plot: one mark per spike of the population in the token range"
       CHECK(token_axis);
       CHECK(!root->all("g", "colour-bar").empty());
       CHECK(!root->all("g", "legend").empty());
+      // The count of spikes shown is in the panel title, not a legend entry of its own.
+      check_legend_matches_marks(*root);
+      bool counted = false;
+      for (const Node* n : root->all("text", "panel-title"))
+        counted |= n->text.find(fmt::format(", {} spikes shown", expected.size())) != std::string::npos;
+      CHECK(counted);
+      CHECK(root->all_text().find("spikes shown") == root->all_text().rfind("spikes shown"));
     }
   }
   // Neuron 0 at the bottom, as NEST and Brian2 draw rasters: a higher index is higher up (smaller y).
@@ -372,6 +404,81 @@ TEST_CASE("raster plot: one mark per spike of the population in the token range"
     CHECK_THAT(std::string(e.what()), Catch::Contains("no_such_population") && Catch::Contains("out.h5"));
   }
   CHECK_THROWS_AS(raster_plot(r, {"layer0.attn_in", {7, 9}}), Error);
+}
+
+TEST_CASE("membrane plot: value units are θ·V, with θ of each token from the run file", "[plots]") {
+  const test::SmallRun& run = the_run();
+  const RunReport& r = the_report();
+  const RawFile f(run.file);
+  const auto token_steps = dataset<std::uint64_t>(f, "/spikesim/token_steps", H5T_NATIVE_UINT64);
+  const std::string g = "/report/layer0.mlp_in";
+  const auto steps = dataset<std::uint32_t>(f, g + "/mapping/steps", H5T_NATIVE_UINT32);
+  const auto data = dataset<float>(f, g + "/data", H5T_NATIVE_FLOAT);
+  const auto scale_steps = dataset<std::uint32_t>(f, g + "/scale/steps", H5T_NATIVE_UINT32);
+  const auto theta = dataset<float>(f, g + "/scale/theta", H5T_NATIVE_FLOAT);
+  const auto zero = dataset<std::int32_t>(f, g + "/scale/zero", H5T_NATIVE_INT32);
+  const std::size_t traced = 8;
+  // One row per token, at the token's injection frame, one column per traced neuron.
+  REQUIRE(scale_steps.size() == run.tokens);
+  for (std::size_t k = 0; k < run.tokens; ++k) {
+    CHECK(token_of(token_steps, scale_steps[k]) == k);
+    // the step of the token's injection frame: its first frame of the membrane report
+    CHECK(*std::find_if(steps.begin(), steps.end(),
+                        [&](std::uint32_t st) { return token_of(token_steps, st) == k; }) == scale_steps[k]);
+  }
+  REQUIRE(theta.size() == run.tokens * traced);
+  REQUIRE(zero.size() == run.tokens * traced);
+  for (const float t : theta) CHECK(t > 0.0f);
+  for (const std::int32_t z : zero) CHECK(z >= 0);
+
+  MembraneOptions o;
+  o.population = "layer0.mlp_in";
+  o.neurons = {0, 3};
+  o.tokens = {0, 4};
+  o.value_units = true;
+  const auto root = check_svg(membrane_plot(r, o).render(), {"θ·V, θ·s (value units)"});
+  std::size_t checked = 0;
+  for (const Node* d : root->all("circle", "membrane")) {
+    const auto n = static_cast<std::size_t>(number_of(d, "data-neuron"));
+    const auto row = static_cast<std::size_t>(number_of(d, "data-frame"));
+    const std::size_t tok = token_of(token_steps, steps[row]);
+    INFO("neuron " << n << " frame " << row << " token " << tok);
+    CHECK(number_of(d, "data-theta") == Approx(theta[tok * traced + n]));
+    CHECK(number_of(d, "data-v") == Approx(data[row * traced + n] * theta[tok * traced + n]));
+    ++checked;
+  }
+  CHECK(checked > 0);
+  // In value units there is no "A" line: θ·A changes from token to token.
+  CHECK(root->all_text().find("A = 2^bits - 1") == std::string::npos);
+
+  SECTION("a file without the scale says to plot in grid levels") {
+    test::TempDir dir("plots_no_scale");
+    const fs::path copy = dir / "old.h5";
+    fs::copy_file(run.file, copy);
+    {
+      const hid_t file = H5Fopen(copy.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      REQUIRE(file >= 0);
+      CHECK(H5Ldelete(file, (g + "/scale").c_str(), H5P_DEFAULT) >= 0);
+      H5Fclose(file);
+    }
+    const RunReport old = read_run_report(copy);
+    try {
+      (void)membrane_plot(old, o);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::data);
+      CHECK_THAT(std::string(e.what()), Catch::Contains("no decode scale") && Catch::Contains("without --values"));
+    }
+    o.value_units = false;
+    CHECK_NOTHROW(membrane_plot(old, o));  // grid levels need no scale
+  }
+  SECTION("the CLI flag") {
+    const std::string file = run.file.string();
+    CHECK(run_cli("plot " + file + " membrane --values -o " + (run.dir / "values.svg").string()) == 0);
+    CHECK(test::read_file(run.dir / "values.svg").find("value units") != std::string::npos);
+    CHECK(run_cli("plot " + file + " raster --population layer0.mlp_in --values -o " +
+                  (run.dir / "x.svg").string()) == 2);
+  }
 }
 
 TEST_CASE("membrane plot: frames and spikes of the traced neurons", "[plots]") {
@@ -522,6 +629,19 @@ TEST_CASE("HTML report: one well-formed page with the plots inlined", "[report][
   for (const char* needle : {"Effective_MACs", "ActivationSparsity", "Footprint", "Per layer", "Per stage",
                              "Most energy-hungry populations", "encoding.bits"})
     CHECK_THAT(text, Catch::Contains(needle));
+  // The settings are a two-column key/value table whose long values wrap
+  // inside the page; tables of figures keep each number on one line (a value
+  // and its unit never split) and scroll sideways in a box of their own.
+  const auto key_value = root->all("table", "key-value");
+  REQUIRE(key_value.size() == 1);
+  for (const Node* row : key_value.front()->all("tr")) CHECK(row->children.size() == 2);
+  CHECK_THAT(key_value.front()->all_text(), Catch::Contains("encoding.bits") && Catch::Contains("energy.profile"));
+  const auto boxes = root->all("div", "scroll");
+  CHECK(boxes.size() == root->all("table", "figures").size());
+  for (const Node* box : boxes) CHECK(box->all("table", "figures").size() == 1);
+  CHECK_THAT(html, Catch::Contains("table.figures th, table.figures td { text-align: right; white-space: nowrap; }") &&
+                       Catch::Contains("table.key-value td { overflow-wrap: anywhere; }") &&
+                       Catch::Contains("table.figures td.name { text-align: left; }"));
   // Self-contained: nothing is loaded from elsewhere.
   CHECK(html.find("src=") == std::string::npos);
   CHECK(html.find("href=") == std::string::npos);

@@ -142,10 +142,33 @@ TEST_CASE("config: the schema is consistent", "[config]") {
     CHECK(config_to_toml(c).find(fmt::format("saliency = \"{}\"", saliency_name(s))) !=
           std::string::npos);
   }
-  const auto* preset = &*std::find_if(config_schema().begin(), config_schema().end(),
-                                      [](const ConfigKey& k) { return k.name == "energy.preset"; });
-  CHECK(std::vector<std::string>(preset->choices.begin(), preset->choices.end()) ==
-        EnergyModel::preset_names());
+  // energy.profile takes every shipped profile's name; anything else must be a .toml file.
+  for (const auto& name : EnergyModel::preset_names())
+    CHECK(parse_config("[energy]\nprofile = \"" + name + "\"\n", "x").energy.preset == name);
+  CHECK_THROWS_WITH(parse_config("[energy]\nprofile = \"lohi\"\n", "x"),
+                    Catch::Contains("key 'energy.profile' = 'lohi' is neither a shipped profile"));
+}
+
+TEST_CASE("config: energy.preset is the older name of energy.profile", "[config]") {
+  // Configs written before profiles were files keep working, in the file and with --set.
+  CHECK(parse_config("[energy]\npreset = \"loihi\"\n", "old.toml").energy.preset == "loihi");
+  CHECK(parse_config("", "x", {"energy.preset=loihi"}).energy.preset == "loihi");
+  // The effective config names the key by its current name only.
+  const auto c = parse_config("[energy]\npreset = \"loihi\"\n", "old.toml");
+  CHECK(c.source_text.find("profile = \"loihi\"") != std::string::npos);
+  CHECK(c.source_text.find("preset =") == std::string::npos);
+  // Both names in one file is one key set twice: refused, naming both, in either order.
+  for (const char* text : {"[energy]\npreset = \"loihi\"\nprofile = \"45nm\"\n",
+                           "[energy]\nprofile = \"45nm\"\npreset = \"loihi\"\n"}) {
+    INFO(text);
+    try {
+      (void)parse_config(text, "both.toml");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::config);
+      CHECK_THAT(e.what(), Catch::Contains("both.toml:") && Catch::Contains("keys 'energy.preset' and 'energy.profile' are one key"));
+    }
+  }
 }
 
 TEST_CASE("config: every example file parses", "[config]") {

@@ -117,3 +117,16 @@ TEST_CASE("config: a model path that does not exist names the key and how to ove
     }
   }
 }
+
+TEST_CASE("config paths: energy.profile is a shipped name or a file taken from the config's folder", "[config][paths]") {
+  test::TempDir dir("config_profile");
+  const fs::path folder = fs::absolute(dir / "configs");
+  CHECK(load_config(write_config(dir, "[energy]\nprofile = \"chips/mine.toml\"\n")).energy.preset ==
+        (folder / "chips/mine.toml").string());
+  // The older key name resolves the same way.
+  CHECK(load_config(write_config(dir, "[energy]\npreset = \"mine.toml\"\n")).energy.preset ==
+        (folder / "mine.toml").string());
+  // A shipped profile's name is a name, not a file next to the config.
+  CHECK(load_config(write_config(dir, "[energy]\nprofile = \"loihi_sanafe\"\n")).energy.preset == "loihi_sanafe");
+  CHECK(load_config(write_config(dir, ""), {"energy.profile=mine.toml"}).energy.preset == "mine.toml");
+}

@@ -471,6 +471,13 @@ TEST_CASE("recorder misuse is an internal error naming the population", "[record
   const auto t = recorder.add_trace_population("layer1.o", {0, 1, 2});
   const std::array<float, 2> short_frame = {1.f, 2.f};
   CHECK_THROWS_MATCHES(recorder.append_frame(t, 0, short_frame), Error, internal_naming("expected 3"));
+  const std::array<float, 3> theta = {0.5f, 0.5f, 0.25f};
+  const std::array<std::int32_t, 3> zero = {1, 1, 0};
+  const std::array<std::int32_t, 2> short_zero = {1, 1};
+  CHECK_THROWS_MATCHES(recorder.append_token_scale(t, 0, theta, short_zero), Error, internal_naming("expected 3"));
+  recorder.append_token_scale(t, 4, theta, zero);
+  CHECK_THROWS_MATCHES(recorder.append_token_scale(t, 2, theta, zero), Error, internal_naming("step order"));
+  CHECK_THROWS_MATCHES(recorder.append_token_scale(9, 4, theta, zero), Error, internal_naming("#9"));
   CHECK_THROWS_MATCHES(recorder.add_trace_population("layer1.none", {}), Error,
                        internal_naming("layer1.none"));
   recorder.finalize();
