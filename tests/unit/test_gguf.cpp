@@ -1,7 +1,8 @@
 // The GGUF layer (io/formats/gguf*.hpp): writer -> reader round trips for
 // every accepted type and every metadata value type, the block layouts and
 // llama.cpp's reference quantization, each refusal of the reader naming what
-// it should, the q/k row permutation.
+// it should, the q/k row permutation, and the SPM tokenizer on a small
+// vocabulary (the real one is in tests/validation/test_gguf_tokenizer.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "io/formats/gguf.hpp"
 #include "io/formats/gguf_blocks.hpp"
 #include "io/formats/gguf_qk_permute.hpp"
+#include "io/formats/gguf_tokenizer.hpp"
 #include "io/formats/gguf_writer.hpp"
 #include "io/formats/safetensors.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -463,3 +465,73 @@ TEST_CASE("GGUF q/k unpermute inverts permute for every head count", "[gguf]") {
   CHECK_THROWS_WITH(gguf_qk_row_to_hf(0, 6, 2), Contains("6 rows do not split into 2 heads"));
 }
 
+// ---- tokenizer ------------------------------------------------------------------------------------
+
+namespace {
+
+// A small SPM vocabulary: specials, byte tokens for 'A'..'C' and 0xC3 0xA9 ("é"),
+// and pieces whose scores decide the merge order.
+Bytes vocabulary_image(const std::string& model = "llama") {
+  const std::string sp = "\xe2\x96\x81";
+  std::vector<std::string> tokens{"<unk>", "<s>", "</s>", "<0x41>", "<0xC3>", "<0xA9>", sp, "a", "b", "c",
+                                  "ab",    "bc",  sp + "a", sp + "ab", sp + "abc", "xyz"};
+  std::vector<float> scores{0, 0, 0, 0, 0, 0, -1, -2, -3, -4, -5, -5, -6, -7, -8, -9};
+  std::vector<std::int32_t> types{2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5};
+  GgufWriter w;
+  w.set("tokenizer.ggml.model", GgufValue::of_string(model));
+  w.set("tokenizer.ggml.tokens", GgufValue::of_strings(tokens));
+  w.set("tokenizer.ggml.scores", GgufValue::of_f32s(scores));
+  w.set("tokenizer.ggml.token_type", GgufValue::of_i32s(types));
+  w.set("tokenizer.ggml.bos_token_id", GgufValue::of_u32(1));
+  w.set("tokenizer.ggml.eos_token_id", GgufValue::of_u32(2));
+  w.set("tokenizer.ggml.unknown_token_id", GgufValue::of_u32(0));
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::of_bool(true));
+  return w.bytes();
+}
+
+}  // namespace
+
+TEST_CASE("GGUF tokenizer merges the best-scoring pair first, leftmost on ties", "[gguf][tokenizer]") {
+  const auto file = GgufFile::from_bytes(vocabulary_image(), "vocab.gguf");
+  const GgufTokenizer tok(file);
+  CHECK(tok.vocab_size() == 16);
+  CHECK(tok.bos_id() == 1);
+  CHECK(tok.eos_id() == 2);
+  CHECK(tok.add_bos_token());
+  // "abc" -> "▁abc": ▁+a (-6) vs a+b (-5) vs b+c (-5): "ab" wins (leftmost of
+  // the -5 pair), then ▁+ab (-7), then ▁ab+c (-8).
+  CHECK(tok.encode("abc", false) == std::vector<int>{14});
+  // "bc a": ▁ + b has no piece; b+c (-5) -> [▁][bc][▁][a] -> ▁a (-6).
+  CHECK(tok.encode("bc a", true) == std::vector<int>{1, 6, 11, 12});
+  // 'A' and "é" are no pieces: their bytes; 'B' has no byte token: unknown.
+  CHECK(tok.encode("A\xc3\xa9" "B", false) == std::vector<int>{6, 3, 4, 5, 0});
+  CHECK(tok.encode("", false).empty());
+  CHECK(tok.encode("", true) == std::vector<int>{1});
+  CHECK(tok.decode(std::vector<int>{1, 14, 6, 3, 4, 5, 2}) == "abc A\xc3\xa9");
+  CHECK(tok.decode(std::vector<int>{0}) == " \xe2\x81\x87 ");
+  CHECK(tok.decode(std::vector<int>{15, 12}) == "a");  // unused drops; the first space goes
+  CHECK(tok.piece(13) == "\xe2\x96\x81" "ab");
+  CHECK(tok.token_type(3) == GgufTokenType::byte);
+  CHECK_THROWS_WITH(tok.decode(std::vector<int>{16}), Contains("token 16 at index 0 is outside the vocabulary"));
+}
+
+TEST_CASE("GGUF tokenizer refuses other models and malformed vocabularies by key", "[gguf][tokenizer]") {
+  CHECK_THROWS_WITH(GgufTokenizer(GgufFile::from_bytes(vocabulary_image("gpt2"), "bpe.gguf")),
+                    Contains("bpe.gguf") && Contains("'tokenizer.ggml.model' is 'gpt2'"));
+  GgufWriter w;
+  w.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
+  w.set("tokenizer.ggml.tokens", GgufValue::of_strings({"<unk>", "<s>", "</s>"}));
+  w.set("tokenizer.ggml.scores", GgufValue::of_f32s(std::vector<float>{0.0f}));
+  CHECK_THROWS_WITH(GgufTokenizer(GgufFile::from_bytes(w.bytes(), "v.gguf")),
+                    Contains("key 'tokenizer.ggml.scores': 1 scores for 3 tokens"));
+  GgufWriter no_tokens;
+  no_tokens.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
+  CHECK_THROWS_WITH(GgufTokenizer(GgufFile::from_bytes(no_tokens.bytes(), "v.gguf")),
+                    Contains("missing metadata key 'tokenizer.ggml.tokens'"));
+  GgufWriter bad_bos;
+  bad_bos.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
+  bad_bos.set("tokenizer.ggml.tokens", GgufValue::of_strings({"<unk>", "<s>", "</s>"}));
+  bad_bos.set("tokenizer.ggml.bos_token_id", GgufValue::of_u32(7));
+  CHECK_THROWS_WITH(GgufTokenizer(GgufFile::from_bytes(bad_bos.bytes(), "v.gguf")),
+                    Contains("key 'tokenizer.ggml.bos_token_id': token 7 is outside the vocabulary of 3"));
+}
