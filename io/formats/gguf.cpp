@@ -125,8 +125,9 @@ class Cursor {
   std::uint64_t pos_ = 0;
 };
 
+// `values_left` is the file's budget of metadata values (kGgufMaxMetadataValues).
 GgufValue read_value(Cursor& in, const std::filesystem::path& file, GgufValueType type, const std::string& what,
-                     int depth) {
+                     int depth, std::uint64_t& values_left) {
   GgufValue v;
   v.type = type;
   switch (type) {
@@ -163,9 +164,22 @@ GgufValue read_value(Cursor& in, const std::filesystem::path& file, GgufValueTyp
         fail(file, fmt::format("{}: array of {} {} elements needs at least {} bytes per element, but only {} "
                                "bytes are left in the file",
                                what, count, gguf_value_type_name(v.element_type), min_bytes, in.remaining()));
+      // Each value takes sizeof(GgufValue) in memory, far more than its bytes
+      // in the file: a budget keeps a large file from needing many times its size.
+      if (count > values_left)
+        fail(file, fmt::format("{}: array of {} elements takes the file's metadata beyond {} values", what, count,
+                               kGgufMaxMetadataValues));
+      values_left -= count;
       v.elements.reserve(static_cast<std::size_t>(count));
-      for (std::uint64_t i = 0; i < count; ++i)
-        v.elements.push_back(read_value(in, file, v.element_type, fmt::format("{}[{}]", what, i), depth + 1));
+      // A fixed-size element cannot run past the end (checked above): its
+      // label is the array's, which spares formatting one per element.
+      for (std::uint64_t i = 0; i < count; ++i) {
+        if (fixed != 0)
+          v.elements.push_back(read_value(in, file, v.element_type, what, depth + 1, values_left));
+        else
+          v.elements.push_back(
+              read_value(in, file, v.element_type, fmt::format("{}[{}]", what, i), depth + 1, values_left));
+      }
       break;
     }
   }
@@ -370,6 +384,7 @@ void GgufFile::parse() {
     fail(path_, fmt::format("tensor count {} is more than the {} bytes left in the file can hold", tensor_count,
                             in.remaining()));
 
+  std::uint64_t values_left = kGgufMaxMetadataValues;
   for (std::uint64_t i = 0; i < kv_count; ++i) {
     std::string key = in.read_string(fmt::format("metadata key {}", i));
     if (key.empty()) fail(path_, fmt::format("metadata key {} is empty", i));
@@ -377,7 +392,7 @@ void GgufFile::parse() {
     if (metadata_.count(key) != 0) fail(path_, fmt::format("{} appears twice", what));
     const auto type = in.read<std::uint32_t>(what + " value type");
     if (!known_value_type(type)) fail(path_, fmt::format("{}: unknown value type {} (expected 0..12)", what, type));
-    metadata_.emplace(std::move(key), read_value(in, path_, static_cast<GgufValueType>(type), what, 0));
+    metadata_.emplace(std::move(key), read_value(in, path_, static_cast<GgufValueType>(type), what, 0, values_left));
   }
 
   if (const auto it = metadata_.find("general.alignment"); it != metadata_.end()) {

@@ -16,7 +16,8 @@
 //   0 uint8  1 int8  2 uint16  3 int16  4 uint32  5 int32  6 float32
 //   7 bool (one byte, 0 or 1)  8 string  9 array  10 uint64  11 int64  12 float64
 // An array is uint32 element type + uint64 count + the elements (arrays of
-// arrays are allowed, nested at most kGgufMaxArrayNesting deep).
+// arrays are allowed, nested at most kGgufMaxArrayNesting deep, and at most
+// kGgufMaxMetadataValues elements in all).
 // `general.alignment` (uint32, a power of two, default 32) aligns the data
 // section and every tensor offset.
 //
@@ -56,6 +57,11 @@ inline constexpr std::uint32_t kGgufVersion = 3;
 inline constexpr std::uint32_t kGgufDefaultAlignment = 32;
 inline constexpr int kGgufMaxDims = 4;
 inline constexpr int kGgufMaxArrayNesting = 8;
+// At most this many array elements in a file's metadata, all arrays
+// together (a 256k-token vocabulary with scores, types and merges needs
+// about 1.3M). Each is held as a GgufValue, so the budget bounds the memory
+// the metadata can take (about 100 bytes a value) whatever the file holds.
+inline constexpr std::uint64_t kGgufMaxMetadataValues = 1ULL << 22;
 
 enum class GgufValueType : std::uint32_t {
   u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,

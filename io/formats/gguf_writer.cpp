@@ -145,7 +145,7 @@ void GgufWriter::add_raw_tensor(const std::string& name, std::vector<std::uint64
 
 std::vector<std::byte> GgufWriter::bytes() const {
   ByteSink out;
-  out.put_bytes(std::as_bytes(std::span("GGUF", 4)));
+  out.put<std::uint32_t>(0x46554747U);  // the bytes "GGUF"
   out.put(kGgufVersion);
   out.put<std::uint64_t>(tensors_.size());
   out.put<std::uint64_t>(metadata_.size());

@@ -365,6 +365,17 @@ TEST_CASE("GGUF metadata refusals name the key", "[gguf]") {
     CHECK_THAT(refusal(image), Contains("key 'general.alignment': expected uint32, found int32"));
   }
   {
+    // More array elements than the metadata budget, each one byte (the file
+    // holds them all): refused before anything is allocated.
+    GgufWriter w;
+    w.set("big", GgufValue::of_array(GgufValueType::u8, {GgufValue::of_u8(1)}));
+    auto image = w.bytes();
+    image.resize(image.size() + kGgufMaxMetadataValues + 1);
+    put_u64(image, find(image, "big") + 3 + 4 + 4, kGgufMaxMetadataValues + 1);
+    CHECK_THAT(refusal(image), Contains("key 'big': array of 4194305 elements takes the file's metadata "
+                                        "beyond 4194304 values"));
+  }
+  {
     // Arrays of arrays deeper than kGgufMaxArrayNesting.
     GgufValue v = GgufValue::of_array(GgufValueType::u8, {});
     for (int i = 0; i < kGgufMaxArrayNesting; ++i) v = GgufValue::of_array(GgufValueType::array, {v});
