@@ -39,7 +39,8 @@ std::size_t find(const Bytes& image, const std::string& text) {
 
 template <class U>
 Bytes patched(Bytes image, std::size_t at, U value) {
-  for (std::size_t i = 0; i < sizeof(U); ++i) image.at(at + i) = static_cast<std::byte>((value >> (8 * i)) & 0xff);
+  for (std::size_t i = 0; i < sizeof(U); ++i)
+    image.at(at + i) = static_cast<std::byte>((value >> (8 * i)) & 0xff);
   return image;
 }
 
@@ -58,7 +59,10 @@ Bytes all_types() {
   w.set("f32", GgufValue::of_f32(1e-5f));
   w.set("f64", GgufValue::of_f64(0.1));
   w.set("bool", GgufValue::of_bool(true));
-  w.set("strings", GgufValue::of_strings({"a", "\xe2\x96\x81" "b", ""}));
+  w.set("strings", GgufValue::of_strings({"a",
+                                          "\xe2\x96\x81"
+                                          "b",
+                                          ""}));
   w.set("nested", GgufValue::of_array(GgufValueType::array,
                                       {GgufValue::of_array(GgufValueType::i16, {GgufValue::of_i16(-1)}),
                                        GgufValue::of_array(GgufValueType::f64, {})}));
@@ -86,8 +90,8 @@ Bytes tiny_llama() {
   w.set("llama.rope.dimension_count", GgufValue::of_u32(16));
   w.set("llama.vocab_size", GgufValue::of_u32(8));
   w.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
-  w.set("tokenizer.ggml.tokens",
-        GgufValue::of_strings({"<unk>", "<s>", "</s>", "<0x48>", "\xe2\x96\x81", "l", "lo", "\xe2\x96\x81w"}));
+  w.set("tokenizer.ggml.tokens", GgufValue::of_strings({"<unk>", "<s>", "</s>", "<0x48>", "\xe2\x96\x81", "l",
+                                                        "lo", "\xe2\x96\x81w"}));
   const std::vector<float> scores{0, 0, 0, 0, -1, -2, -3, -4};
   const std::vector<std::int32_t> types{2, 3, 3, 6, 1, 1, 1, 1};
   w.set("tokenizer.ggml.scores", GgufValue::of_f32s(scores));
@@ -153,7 +157,8 @@ std::map<std::string, Bytes> seeds() {
   }
   {
     const Bytes aligned = two_tensors(64);
-    out["bad_alignment_48.gguf"] = patched<std::uint32_t>(aligned, find(aligned, "general.alignment") + 17 + 4, 48);
+    out["bad_alignment_48.gguf"] =
+        patched<std::uint32_t>(aligned, find(aligned, "general.alignment") + 17 + 4, 48);
   }
   return out;
 }

@@ -34,11 +34,11 @@ constexpr std::uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 // Every ggml type number the spec lists, for naming refused ones.
 std::string ggml_type_name_or_empty(std::uint32_t t) {
   static constexpr const char* kNames[] = {
-      "F32",     "F16",    "Q4_0",   "Q4_1",    "Q4_2",   "Q4_3",  "Q5_0",    "Q5_1",   "Q8_0",    "Q8_1",
-      "Q2_K",    "Q3_K",   "Q4_K",   "Q5_K",    "Q6_K",   "Q8_K",  "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
-      "IQ4_NL",  "IQ3_S",  "IQ2_S",  "IQ4_XS",  "I8",     "I16",   "I32",     "I64",    "F64",     "IQ1_M",
-      "BF16",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8",
-      "MXFP4"};
+      "F32",      "F16",      "Q4_0",    "Q4_1",  "Q4_2",       "Q4_3",       "Q5_0",       "Q5_1",
+      "Q8_0",     "Q8_1",     "Q2_K",    "Q3_K",  "Q4_K",       "Q5_K",       "Q6_K",       "Q8_K",
+      "IQ2_XXS",  "IQ2_XS",   "IQ3_XXS", "IQ1_S", "IQ4_NL",     "IQ3_S",      "IQ2_S",      "IQ4_XS",
+      "I8",       "I16",      "I32",     "I64",   "F64",        "IQ1_M",      "BF16",       "Q4_0_4_4",
+      "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",   "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4"};
   return t < std::size(kNames) ? kNames[t] : "";
 }
 
@@ -106,8 +106,8 @@ class Cursor {
   std::string read_string(const std::string& what) {
     const auto length = read<std::uint64_t>(what + " length");
     if (length > remaining())
-      fail(file_, fmt::format("{}: string length {} runs past the end of the file ({} bytes left)", what, length,
-                              remaining()));
+      fail(file_, fmt::format("{}: string length {} runs past the end of the file ({} bytes left)", what,
+                              length, remaining()));
     std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<std::size_t>(length));
     pos_ += length;
     return s;
@@ -126,28 +126,50 @@ class Cursor {
 };
 
 // `values_left` is the file's budget of metadata values (kGgufMaxMetadataValues).
-GgufValue read_value(Cursor& in, const std::filesystem::path& file, GgufValueType type, const std::string& what,
-                     int depth, std::uint64_t& values_left) {
+GgufValue read_value(Cursor& in, const std::filesystem::path& file, GgufValueType type,
+                     const std::string& what, int depth, std::uint64_t& values_left) {
   GgufValue v;
   v.type = type;
   switch (type) {
-    case GgufValueType::u8: v.unsigned_value = in.read<std::uint8_t>(what); break;
-    case GgufValueType::u16: v.unsigned_value = in.read<std::uint16_t>(what); break;
-    case GgufValueType::u32: v.unsigned_value = in.read<std::uint32_t>(what); break;
-    case GgufValueType::u64: v.unsigned_value = in.read<std::uint64_t>(what); break;
-    case GgufValueType::i8: v.signed_value = static_cast<std::int8_t>(in.read<std::uint8_t>(what)); break;
-    case GgufValueType::i16: v.signed_value = static_cast<std::int16_t>(in.read<std::uint16_t>(what)); break;
-    case GgufValueType::i32: v.signed_value = static_cast<std::int32_t>(in.read<std::uint32_t>(what)); break;
-    case GgufValueType::i64: v.signed_value = static_cast<std::int64_t>(in.read<std::uint64_t>(what)); break;
-    case GgufValueType::f32: v.float_value = std::bit_cast<float>(in.read<std::uint32_t>(what)); break;
-    case GgufValueType::f64: v.float_value = std::bit_cast<double>(in.read<std::uint64_t>(what)); break;
+    case GgufValueType::u8:
+      v.unsigned_value = in.read<std::uint8_t>(what);
+      break;
+    case GgufValueType::u16:
+      v.unsigned_value = in.read<std::uint16_t>(what);
+      break;
+    case GgufValueType::u32:
+      v.unsigned_value = in.read<std::uint32_t>(what);
+      break;
+    case GgufValueType::u64:
+      v.unsigned_value = in.read<std::uint64_t>(what);
+      break;
+    case GgufValueType::i8:
+      v.signed_value = static_cast<std::int8_t>(in.read<std::uint8_t>(what));
+      break;
+    case GgufValueType::i16:
+      v.signed_value = static_cast<std::int16_t>(in.read<std::uint16_t>(what));
+      break;
+    case GgufValueType::i32:
+      v.signed_value = static_cast<std::int32_t>(in.read<std::uint32_t>(what));
+      break;
+    case GgufValueType::i64:
+      v.signed_value = static_cast<std::int64_t>(in.read<std::uint64_t>(what));
+      break;
+    case GgufValueType::f32:
+      v.float_value = std::bit_cast<float>(in.read<std::uint32_t>(what));
+      break;
+    case GgufValueType::f64:
+      v.float_value = std::bit_cast<double>(in.read<std::uint64_t>(what));
+      break;
     case GgufValueType::boolean: {
       const auto b = in.read<std::uint8_t>(what);
       if (b > 1) fail(file, fmt::format("{}: bool must be 0 or 1, found {}", what, b));
       v.unsigned_value = b;
       break;
     }
-    case GgufValueType::string: v.string_value = in.read_string(what); break;
+    case GgufValueType::string:
+      v.string_value = in.read_string(what);
+      break;
     case GgufValueType::array: {
       if (depth >= kGgufMaxArrayNesting)
         fail(file, fmt::format("{}: arrays nested more than {} deep", what, kGgufMaxArrayNesting));
@@ -167,8 +189,8 @@ GgufValue read_value(Cursor& in, const std::filesystem::path& file, GgufValueTyp
       // Each value takes sizeof(GgufValue) in memory, far more than its bytes
       // in the file: a budget keeps a large file from needing many times its size.
       if (count > values_left)
-        fail(file, fmt::format("{}: array of {} elements takes the file's metadata beyond {} values", what, count,
-                               kGgufMaxMetadataValues));
+        fail(file, fmt::format("{}: array of {} elements takes the file's metadata beyond {} values", what,
+                               count, kGgufMaxMetadataValues));
       values_left -= count;
       v.elements.reserve(static_cast<std::size_t>(count));
       // A fixed-size element cannot run past the end (checked above): its
@@ -195,8 +217,9 @@ std::uint64_t align_up(std::uint64_t offset, std::uint64_t alignment) {
 // ---- names and sizes ----------------------------------------------------------
 
 std::string gguf_value_type_name(GgufValueType type) {
-  static constexpr const char* kNames[] = {"uint8", "int8",   "uint16", "int16",  "uint32", "int32", "float32",
-                                           "bool",  "string", "array",  "uint64", "int64",  "float64"};
+  static constexpr const char* kNames[] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                           "int32",  "float32", "bool",   "string", "array",
+                                           "uint64", "int64",   "float64"};
   const auto t = static_cast<std::uint32_t>(type);
   return t < std::size(kNames) ? kNames[t] : fmt::format("type {}", t);
 }
@@ -212,11 +235,15 @@ std::uint64_t gguf_block_elements(GgufTensorType type) {
 
 std::uint64_t gguf_block_bytes(GgufTensorType type) {
   switch (type) {
-    case GgufTensorType::f32: return 4;
+    case GgufTensorType::f32:
+      return 4;
     case GgufTensorType::f16:
-    case GgufTensorType::bf16: return 2;
-    case GgufTensorType::q8_0: return kQ8_0BlockBytes;
-    case GgufTensorType::q4_0: return kQ4_0BlockBytes;
+    case GgufTensorType::bf16:
+      return 2;
+    case GgufTensorType::q8_0:
+      return kQ8_0BlockBytes;
+    case GgufTensorType::q4_0:
+      return kQ4_0BlockBytes;
   }
   return 0;
 }
@@ -244,17 +271,39 @@ GgufValue make_float(GgufValueType t, double v) {
 }
 }  // namespace
 
-GgufValue GgufValue::of_u8(std::uint8_t v) { return make_unsigned(GgufValueType::u8, v); }
-GgufValue GgufValue::of_u16(std::uint16_t v) { return make_unsigned(GgufValueType::u16, v); }
-GgufValue GgufValue::of_u32(std::uint32_t v) { return make_unsigned(GgufValueType::u32, v); }
-GgufValue GgufValue::of_u64(std::uint64_t v) { return make_unsigned(GgufValueType::u64, v); }
-GgufValue GgufValue::of_bool(bool v) { return make_unsigned(GgufValueType::boolean, v ? 1 : 0); }
-GgufValue GgufValue::of_i8(std::int8_t v) { return make_signed(GgufValueType::i8, v); }
-GgufValue GgufValue::of_i16(std::int16_t v) { return make_signed(GgufValueType::i16, v); }
-GgufValue GgufValue::of_i32(std::int32_t v) { return make_signed(GgufValueType::i32, v); }
-GgufValue GgufValue::of_i64(std::int64_t v) { return make_signed(GgufValueType::i64, v); }
-GgufValue GgufValue::of_f32(float v) { return make_float(GgufValueType::f32, v); }
-GgufValue GgufValue::of_f64(double v) { return make_float(GgufValueType::f64, v); }
+GgufValue GgufValue::of_u8(std::uint8_t v) {
+  return make_unsigned(GgufValueType::u8, v);
+}
+GgufValue GgufValue::of_u16(std::uint16_t v) {
+  return make_unsigned(GgufValueType::u16, v);
+}
+GgufValue GgufValue::of_u32(std::uint32_t v) {
+  return make_unsigned(GgufValueType::u32, v);
+}
+GgufValue GgufValue::of_u64(std::uint64_t v) {
+  return make_unsigned(GgufValueType::u64, v);
+}
+GgufValue GgufValue::of_bool(bool v) {
+  return make_unsigned(GgufValueType::boolean, v ? 1 : 0);
+}
+GgufValue GgufValue::of_i8(std::int8_t v) {
+  return make_signed(GgufValueType::i8, v);
+}
+GgufValue GgufValue::of_i16(std::int16_t v) {
+  return make_signed(GgufValueType::i16, v);
+}
+GgufValue GgufValue::of_i32(std::int32_t v) {
+  return make_signed(GgufValueType::i32, v);
+}
+GgufValue GgufValue::of_i64(std::int64_t v) {
+  return make_signed(GgufValueType::i64, v);
+}
+GgufValue GgufValue::of_f32(float v) {
+  return make_float(GgufValueType::f32, v);
+}
+GgufValue GgufValue::of_f64(double v) {
+  return make_float(GgufValueType::f64, v);
+}
 
 GgufValue GgufValue::of_string(std::string v) {
   GgufValue out;
@@ -266,9 +315,9 @@ GgufValue GgufValue::of_string(std::string v) {
 GgufValue GgufValue::of_array(GgufValueType element_type, std::vector<GgufValue> elements) {
   for (std::size_t i = 0; i < elements.size(); ++i)
     if (elements[i].type != element_type)
-      throw Error(ExitCode::internal, fmt::format("GgufValue::of_array: element {} is {}, the array holds {}", i,
-                                                  gguf_value_type_name(elements[i].type),
-                                                  gguf_value_type_name(element_type)));
+      throw Error(ExitCode::internal,
+                  fmt::format("GgufValue::of_array: element {} is {}, the array holds {}", i,
+                              gguf_value_type_name(elements[i].type), gguf_value_type_name(element_type)));
   GgufValue out;
   out.type = GgufValueType::array;
   out.element_type = element_type;
@@ -381,8 +430,8 @@ void GgufFile::parse() {
     fail(path_, fmt::format("metadata key-value count {} is more than the {} bytes left in the file can hold",
                             kv_count, in.remaining()));
   if (tensor_count > in.remaining() / kMinTensorInfoBytes)
-    fail(path_, fmt::format("tensor count {} is more than the {} bytes left in the file can hold", tensor_count,
-                            in.remaining()));
+    fail(path_, fmt::format("tensor count {} is more than the {} bytes left in the file can hold",
+                            tensor_count, in.remaining()));
 
   std::uint64_t values_left = kGgufMaxMetadataValues;
   for (std::uint64_t i = 0; i < kv_count; ++i) {
@@ -391,14 +440,17 @@ void GgufFile::parse() {
     const std::string what = fmt::format("key '{}'", key);
     if (metadata_.count(key) != 0) fail(path_, fmt::format("{} appears twice", what));
     const auto type = in.read<std::uint32_t>(what + " value type");
-    if (!known_value_type(type)) fail(path_, fmt::format("{}: unknown value type {} (expected 0..12)", what, type));
-    metadata_.emplace(std::move(key), read_value(in, path_, static_cast<GgufValueType>(type), what, 0, values_left));
+    if (!known_value_type(type))
+      fail(path_, fmt::format("{}: unknown value type {} (expected 0..12)", what, type));
+    metadata_.emplace(std::move(key),
+                      read_value(in, path_, static_cast<GgufValueType>(type), what, 0, values_left));
   }
 
   if (const auto it = metadata_.find("general.alignment"); it != metadata_.end()) {
     const auto& v = it->second;
     if (v.type != GgufValueType::u32)
-      fail(path_, fmt::format("key 'general.alignment': expected uint32, found {}", gguf_value_type_name(v.type)));
+      fail(path_,
+           fmt::format("key 'general.alignment': expected uint32, found {}", gguf_value_type_name(v.type)));
     if (v.unsigned_value == 0 || !std::has_single_bit(v.unsigned_value))
       fail(path_, fmt::format("key 'general.alignment': {} is not a power of two", v.unsigned_value));
     alignment_ = static_cast<std::uint32_t>(v.unsigned_value);
@@ -426,8 +478,9 @@ void GgufFile::parse() {
     }
     const auto type = in.read<std::uint32_t>(what + " type");
     if (!accepted_tensor_type(type))
-      fail(path_, fmt::format("{}: tensor type {} ({}) is not supported (expected F32, F16, BF16, Q8_0 or Q4_0)",
-                              what, gguf_tensor_type_name(type), type));
+      fail(path_,
+           fmt::format("{}: tensor type {} ({}) is not supported (expected F32, F16, BF16, Q8_0 or Q4_0)",
+                       what, gguf_tensor_type_name(type), type));
     t.type = static_cast<GgufTensorType>(type);
     t.offset = in.read<std::uint64_t>(what + " offset");
 
@@ -441,7 +494,8 @@ void GgufFile::parse() {
                               overflow ? std::string("more than 2^64") : std::to_string(elements)));
     t.byte_size = elements / block * block_bytes;
     if (t.offset % alignment_ != 0)
-      fail(path_, fmt::format("{}: offset {} is not a multiple of the alignment {}", what, t.offset, alignment_));
+      fail(path_,
+           fmt::format("{}: offset {} is not a multiple of the alignment {}", what, t.offset, alignment_));
     tensor_index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));
   }
@@ -453,8 +507,8 @@ void GgufFile::parse() {
     if (t.offset > data_size || t.byte_size > data_size - t.offset)
       fail(path_, fmt::format("tensor '{}': {} bytes of {} {} at data offset {} run past the end of the data "
                               "section ({} bytes from file offset {}; file truncated?)",
-                              t.name, t.byte_size, gguf_tensor_type_name(t.type), fmt::join(t.ne, "x"), t.offset,
-                              data_size, data_offset_));
+                              t.name, t.byte_size, gguf_tensor_type_name(t.type), fmt::join(t.ne, "x"),
+                              t.offset, data_size, data_offset_));
 
   // No two non-empty tensors may share a byte.
   std::vector<const GgufTensorInfo*> by_offset;
@@ -465,8 +519,8 @@ void GgufFile::parse() {
     const auto* prev = by_offset[i - 1];
     const auto* cur = by_offset[i];
     if (cur->offset < prev->offset + prev->byte_size)
-      fail(path_, fmt::format("tensor '{}' [{}, {}) overlaps tensor '{}' [{}, {}) in the data section", cur->name,
-                              cur->offset, cur->offset + cur->byte_size, prev->name, prev->offset,
+      fail(path_, fmt::format("tensor '{}' [{}, {}) overlaps tensor '{}' [{}, {}) in the data section",
+                              cur->name, cur->offset, cur->offset + cur->byte_size, prev->name, prev->offset,
                               prev->offset + prev->byte_size));
   }
 }
@@ -546,7 +600,8 @@ std::vector<float> GgufFile::get_f32_array(const std::string& key) const {
 
 std::vector<std::int32_t> GgufFile::get_i32_array(const std::string& key) const {
   std::vector<std::int32_t> out;
-  for (const auto& e : get_array(key, GgufValueType::i32)) out.push_back(static_cast<std::int32_t>(e.signed_value));
+  for (const auto& e : get_array(key, GgufValueType::i32))
+    out.push_back(static_cast<std::int32_t>(e.signed_value));
   return out;
 }
 

@@ -64,8 +64,19 @@ inline constexpr int kGgufMaxArrayNesting = 8;
 inline constexpr std::uint64_t kGgufMaxMetadataValues = 1ULL << 22;
 
 enum class GgufValueType : std::uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 // "uint32", "string", "array", ...; "type N" for numbers outside the spec.
 std::string gguf_value_type_name(GgufValueType type);
@@ -162,7 +173,8 @@ class GgufFile {
   [[nodiscard]] bool get_bool(const std::string& key) const;
   [[nodiscard]] const std::string& get_string(const std::string& key) const;
   // An array whose elements have `element_type` (checked as above).
-  [[nodiscard]] const std::vector<GgufValue>& get_array(const std::string& key, GgufValueType element_type) const;
+  [[nodiscard]] const std::vector<GgufValue>& get_array(const std::string& key,
+                                                        GgufValueType element_type) const;
   [[nodiscard]] std::vector<std::string> get_string_array(const std::string& key) const;
   [[nodiscard]] std::vector<float> get_f32_array(const std::string& key) const;
   [[nodiscard]] std::vector<std::int32_t> get_i32_array(const std::string& key) const;

@@ -25,8 +25,8 @@ void store_u16(std::byte* p, std::uint16_t v) {
 // validated GgufTensorInfo or from the writer.
 void check_sizes(bool ok, const char* function, std::size_t row_bytes, std::size_t elements) {
   if (!ok)
-    throw Error(ExitCode::internal, fmt::format("{}: {} row bytes do not hold {} elements", function,
-                                                row_bytes, elements));
+    throw Error(ExitCode::internal,
+                fmt::format("{}: {} row bytes do not hold {} elements", function, row_bytes, elements));
 }
 
 void check_finite_blocks(std::span<const float> x, std::span<std::byte> out, std::size_t block_bytes,
@@ -35,8 +35,8 @@ void check_finite_blocks(std::span<const float> x, std::span<std::byte> out, std
               function, out.size(), x.size());
   for (std::size_t i = 0; i < x.size(); ++i)
     if (!std::isfinite(x[i]))
-      throw Error(ExitCode::model,
-                  fmt::format("{}: element {} is {}; only finite values can be quantized", function, i, x[i]));
+      throw Error(ExitCode::model, fmt::format("{}: element {} is {}; only finite values can be quantized",
+                                               function, i, x[i]));
 }
 
 }  // namespace
@@ -60,26 +60,31 @@ Q4_0Block decode_q4_0_block(const std::byte* block) {
   return out;
 }
 
-void decode_q8_0_row(std::span<const std::byte> row, std::span<float> scales, std::span<std::int8_t> codes) {
+namespace {
+
+// Scales and codes of a row of Q8_0 or Q4_0 blocks, through the block decoder.
+template <class Code, class DecodeBlock>
+void decode_row(std::span<const std::byte> row, std::span<float> scales, std::span<Code> codes,
+                std::size_t block_bytes, DecodeBlock decode_block, const char* function) {
   const std::size_t blocks = scales.size();
-  check_sizes(codes.size() == blocks * kGgufQuantBlock && row.size() == blocks * kQ8_0BlockBytes,
-              "decode_q8_0_row", row.size(), codes.size());
+  check_sizes(codes.size() == blocks * kGgufQuantBlock && row.size() == blocks * block_bytes, function,
+              row.size(), codes.size());
   for (std::size_t b = 0; b < blocks; ++b) {
-    const auto block = decode_q8_0_block(row.data() + b * kQ8_0BlockBytes);
+    const auto block = decode_block(row.data() + b * block_bytes);
     scales[b] = block.scale;
-    std::copy(block.codes.begin(), block.codes.end(), codes.begin() + static_cast<std::ptrdiff_t>(b * kGgufQuantBlock));
+    std::copy(block.codes.begin(), block.codes.end(),
+              codes.begin() + static_cast<std::ptrdiff_t>(b * kGgufQuantBlock));
   }
 }
 
+}  // namespace
+
+void decode_q8_0_row(std::span<const std::byte> row, std::span<float> scales, std::span<std::int8_t> codes) {
+  decode_row(row, scales, codes, kQ8_0BlockBytes, decode_q8_0_block, "decode_q8_0_row");
+}
+
 void decode_q4_0_row(std::span<const std::byte> row, std::span<float> scales, std::span<std::uint8_t> codes) {
-  const std::size_t blocks = scales.size();
-  check_sizes(codes.size() == blocks * kGgufQuantBlock && row.size() == blocks * kQ4_0BlockBytes,
-              "decode_q4_0_row", row.size(), codes.size());
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const auto block = decode_q4_0_block(row.data() + b * kQ4_0BlockBytes);
-    scales[b] = block.scale;
-    std::copy(block.codes.begin(), block.codes.end(), codes.begin() + static_cast<std::ptrdiff_t>(b * kGgufQuantBlock));
-  }
+  decode_row(row, scales, codes, kQ4_0BlockBytes, decode_q4_0_block, "decode_q4_0_row");
 }
 
 void dequantize_row(GgufTensorType type, std::span<const std::byte> row, std::span<float> out) {
@@ -161,9 +166,10 @@ void quantize_row_q4_0(std::span<const float> x, std::span<std::byte> out) {
     for (std::size_t j = 0; j < half; ++j) {
       // ggml truncates through int8_t after adding 8.5 (round half up on the
       // shifted code), then clamps to 15.
-      const auto lo = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(v[j] * id + 8.5f))));
-      const auto hi =
-          static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(v[j + half] * id + 8.5f))));
+      const auto lo = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(v[j] * id + 8.5f))));
+      const auto hi = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(v[j + half] * id + 8.5f))));
       block[2 + j] = static_cast<std::byte>(lo | (hi << 4));
     }
   }

@@ -25,11 +25,11 @@ inline constexpr std::size_t kQ4_0BlockBytes = 2 + 16;
 inline constexpr int kQ4_0ZeroPoint = 8;
 
 struct Q8_0Block {
-  float scale = 0;                     // d, exactly widened from f16
+  float scale = 0;                      // d, exactly widened from f16
   std::array<std::int8_t, 32> codes{};  // q
 };
 struct Q4_0Block {
-  float scale = 0;                      // d, exactly widened from f16
+  float scale = 0;                       // d, exactly widened from f16
   std::array<std::uint8_t, 32> codes{};  // q in 0..15; the weight is scale * (q - 8)
 };
 

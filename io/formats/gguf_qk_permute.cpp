@@ -19,13 +19,14 @@ std::size_t head_dim_of(std::size_t rows, std::size_t n_head) {
 
 void check_row(std::size_t row, std::size_t rows) {
   if (row >= rows)
-    throw Error(ExitCode::model, fmt::format("q/k row permutation: row {} is outside the {} rows", row, rows));
+    throw Error(ExitCode::model,
+                fmt::format("q/k row permutation: row {} is outside the {} rows", row, rows));
 }
 
 void check_matrix(std::span<const float> w, std::size_t rows, std::size_t cols) {
   if (w.size() != rows * cols)
-    throw Error(ExitCode::model, fmt::format("q/k row permutation: {} values for a {} x {} matrix", w.size(),
-                                             rows, cols));
+    throw Error(ExitCode::model,
+                fmt::format("q/k row permutation: {} values for a {} x {} matrix", w.size(), rows, cols));
 }
 
 }  // namespace
@@ -50,26 +51,33 @@ std::size_t hf_qk_row_to_gguf(std::size_t hf_row, std::size_t rows, std::size_t 
   return head * head_dim + 2 * pair + half;
 }
 
-std::vector<float> gguf_permute_qk_rows(std::span<const float> w, std::size_t rows, std::size_t cols,
-                                        std::size_t n_head) {
+namespace {
+
+// Row r of the result is row source_of(r) of w.
+template <class SourceOf>
+std::vector<float> gather_rows(std::span<const float> w, std::size_t rows, std::size_t cols,
+                               SourceOf source_of) {
   check_matrix(w, rows, cols);
   std::vector<float> out(w.size());
-  for (std::size_t gguf_row = 0; gguf_row < rows; ++gguf_row) {
-    const auto from = w.subspan(gguf_qk_row_to_hf(gguf_row, rows, n_head) * cols, cols);
-    std::copy(from.begin(), from.end(), out.begin() + static_cast<std::ptrdiff_t>(gguf_row * cols));
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto from = w.subspan(source_of(r) * cols, cols);
+    std::copy(from.begin(), from.end(), out.begin() + static_cast<std::ptrdiff_t>(r * cols));
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<float> gguf_permute_qk_rows(std::span<const float> w, std::size_t rows, std::size_t cols,
+                                        std::size_t n_head) {
+  return gather_rows(w, rows, cols,
+                     [&](std::size_t gguf_row) { return gguf_qk_row_to_hf(gguf_row, rows, n_head); });
+}
+
 std::vector<float> gguf_unpermute_qk_rows(std::span<const float> w, std::size_t rows, std::size_t cols,
                                           std::size_t n_head) {
-  check_matrix(w, rows, cols);
-  std::vector<float> out(w.size());
-  for (std::size_t hf_row = 0; hf_row < rows; ++hf_row) {
-    const auto from = w.subspan(hf_qk_row_to_gguf(hf_row, rows, n_head) * cols, cols);
-    std::copy(from.begin(), from.end(), out.begin() + static_cast<std::ptrdiff_t>(hf_row * cols));
-  }
-  return out;
+  return gather_rows(w, rows, cols,
+                     [&](std::size_t hf_row) { return hf_qk_row_to_gguf(hf_row, rows, n_head); });
 }
 
 }  // namespace spikesim

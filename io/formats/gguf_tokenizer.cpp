@@ -40,7 +40,10 @@ int byte_of_piece(const std::string& piece) {
   int value = 0;
   for (int i = 3; i < 5; ++i) {
     const char c = piece[i];
-    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    const int digit = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                             : -1;
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }
@@ -78,8 +81,8 @@ GgufTokenizer::GgufTokenizer(const GgufFile& file) : path_(file.path()) {
   };
   const std::string model = file.get_string("tokenizer.ggml.model");
   if (model != "llama")
-    fail(fmt::format("key 'tokenizer.ggml.model' is '{}'; only 'llama' (a SentencePiece vocabulary) is supported",
-                     model));
+    fail(fmt::format(
+        "key 'tokenizer.ggml.model' is '{}'; only 'llama' (a SentencePiece vocabulary) is supported", model));
   pieces_ = file.get_string_array("tokenizer.ggml.tokens");
   const std::size_t n = pieces_.size();
   if (n == 0) fail("key 'tokenizer.ggml.tokens': the vocabulary is empty");
@@ -99,7 +102,8 @@ GgufTokenizer::GgufTokenizer(const GgufFile& file) : path_(file.path()) {
       fail(fmt::format("key 'tokenizer.ggml.token_type': {} types for {} tokens", types.size(), n));
     for (std::size_t i = 0; i < n; ++i) {
       if (types[i] < 0 || types[i] > static_cast<int>(GgufTokenType::byte))
-        fail(fmt::format("key 'tokenizer.ggml.token_type': token {} has type {}, expected 0 to 6", i, types[i]));
+        fail(fmt::format("key 'tokenizer.ggml.token_type': token {} has type {}, expected 0 to 6", i,
+                         types[i]));
       types_[i] = static_cast<GgufTokenType>(types[i]);
     }
   }
@@ -115,9 +119,10 @@ GgufTokenizer::GgufTokenizer(const GgufFile& file) : path_(file.path()) {
   eos_id_ = special_id("tokenizer.ggml.eos_token_id", 2);
   unknown_id_ = special_id("tokenizer.ggml.unknown_token_id", 0);
   if (static_cast<std::size_t>(std::max({bos_id_, eos_id_, unknown_id_})) >= n)
-    fail(fmt::format("the default special ids (bos 1, eos 2, unknown 0) need a vocabulary of at least 3 tokens, "
-                     "found {}",
-                     n));
+    fail(fmt::format(
+        "the default special ids (bos 1, eos 2, unknown 0) need a vocabulary of at least 3 tokens, "
+        "found {}",
+        n));
   add_bos_token_ = file.find_bool("tokenizer.ggml.add_bos_token").value_or(true);
   add_space_prefix_ = file.find_bool("tokenizer.ggml.add_space_prefix").value_or(true);
 }
@@ -188,7 +193,8 @@ void GgufTokenizer::encode_text(const std::string& text, std::vector<int>& out) 
       out.push_back(id);
       continue;
     }
-    for (std::size_t b = 0; b < s.length; ++b) out.push_back(byte_token(static_cast<unsigned char>(text[s.start + b])));
+    for (std::size_t b = 0; b < s.length; ++b)
+      out.push_back(byte_token(static_cast<unsigned char>(text[s.start + b])));
   }
 }
 
@@ -231,8 +237,8 @@ std::string GgufTokenizer::decode(std::span<const int> ids) const {
 
 std::string GgufTokenizer::piece(int id) const {
   if (id < 0 || id >= vocab_size())
-    throw Error(ExitCode::data, fmt::format("{}: token {} is outside the vocabulary [0, {})", path_.string(), id,
-                                            vocab_size()));
+    throw Error(ExitCode::data, fmt::format("{}: token {} is outside the vocabulary [0, {})", path_.string(),
+                                            id, vocab_size()));
   return pieces_[id];
 }
 

@@ -36,7 +36,15 @@
 
 namespace spikesim {
 
-enum class GgufTokenType : int { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+enum class GgufTokenType : int {
+  undefined = 0,
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6
+};
 
 class GgufTokenizer final : public TextTokenizer {
  public:

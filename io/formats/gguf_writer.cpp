@@ -20,7 +20,8 @@ class ByteSink {
  public:
   template <class U>
   void put(U v) {
-    for (std::size_t i = 0; i < sizeof(U); ++i) out_.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xffU));
+    for (std::size_t i = 0; i < sizeof(U); ++i)
+      out_.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xffU));
   }
   void put_string(const std::string& s) {
     put<std::uint64_t>(s.size());
@@ -40,17 +41,39 @@ class ByteSink {
 void put_value(ByteSink& out, const GgufValue& v) {
   switch (v.type) {
     case GgufValueType::u8:
-    case GgufValueType::boolean: out.put(static_cast<std::uint8_t>(v.unsigned_value)); return;
-    case GgufValueType::u16: out.put(static_cast<std::uint16_t>(v.unsigned_value)); return;
-    case GgufValueType::u32: out.put(static_cast<std::uint32_t>(v.unsigned_value)); return;
-    case GgufValueType::u64: out.put(v.unsigned_value); return;
-    case GgufValueType::i8: out.put(static_cast<std::uint8_t>(v.signed_value)); return;
-    case GgufValueType::i16: out.put(static_cast<std::uint16_t>(v.signed_value)); return;
-    case GgufValueType::i32: out.put(static_cast<std::uint32_t>(v.signed_value)); return;
-    case GgufValueType::i64: out.put(static_cast<std::uint64_t>(v.signed_value)); return;
-    case GgufValueType::f32: out.put(std::bit_cast<std::uint32_t>(static_cast<float>(v.float_value))); return;
-    case GgufValueType::f64: out.put(std::bit_cast<std::uint64_t>(v.float_value)); return;
-    case GgufValueType::string: out.put_string(v.string_value); return;
+    case GgufValueType::boolean:
+      out.put(static_cast<std::uint8_t>(v.unsigned_value));
+      return;
+    case GgufValueType::u16:
+      out.put(static_cast<std::uint16_t>(v.unsigned_value));
+      return;
+    case GgufValueType::u32:
+      out.put(static_cast<std::uint32_t>(v.unsigned_value));
+      return;
+    case GgufValueType::u64:
+      out.put(v.unsigned_value);
+      return;
+    case GgufValueType::i8:
+      out.put(static_cast<std::uint8_t>(v.signed_value));
+      return;
+    case GgufValueType::i16:
+      out.put(static_cast<std::uint16_t>(v.signed_value));
+      return;
+    case GgufValueType::i32:
+      out.put(static_cast<std::uint32_t>(v.signed_value));
+      return;
+    case GgufValueType::i64:
+      out.put(static_cast<std::uint64_t>(v.signed_value));
+      return;
+    case GgufValueType::f32:
+      out.put(std::bit_cast<std::uint32_t>(static_cast<float>(v.float_value)));
+      return;
+    case GgufValueType::f64:
+      out.put(std::bit_cast<std::uint64_t>(v.float_value));
+      return;
+    case GgufValueType::string:
+      out.put_string(v.string_value);
+      return;
     case GgufValueType::array:
       out.put(static_cast<std::uint32_t>(v.element_type));
       out.put<std::uint64_t>(v.elements.size());
@@ -71,7 +94,8 @@ std::uint64_t product(const std::vector<std::uint64_t>& ne) {
 GgufWriter::GgufWriter(std::uint32_t alignment) : alignment_(alignment) {
   if (alignment == 0 || !std::has_single_bit(alignment))
     refuse(fmt::format("alignment {} is not a power of two", alignment));
-  if (alignment != kGgufDefaultAlignment) metadata_.emplace_back("general.alignment", GgufValue::of_u32(alignment));
+  if (alignment != kGgufDefaultAlignment)
+    metadata_.emplace_back("general.alignment", GgufValue::of_u32(alignment));
 }
 
 void GgufWriter::set(const std::string& key, GgufValue value) {
@@ -93,11 +117,12 @@ void GgufWriter::check_new_tensor(const std::string& name, const std::vector<std
                        gguf_tensor_type_name(type), gguf_block_elements(type)));
 }
 
-void GgufWriter::add_tensor(const std::string& name, std::vector<std::uint64_t> ne, std::span<const float> values,
-                            GgufTensorType type) {
+void GgufWriter::add_tensor(const std::string& name, std::vector<std::uint64_t> ne,
+                            std::span<const float> values, GgufTensorType type) {
   check_new_tensor(name, ne, type);
   if (values.size() != product(ne))
-    refuse(fmt::format("tensor '{}': {} values for a shape of {} elements", name, values.size(), product(ne)));
+    refuse(
+        fmt::format("tensor '{}': {} values for a shape of {} elements", name, values.size(), product(ne)));
   const std::size_t row = ne[0];
   const std::size_t rows = values.size() / row;
   const std::size_t row_bytes = row / gguf_block_elements(type) * gguf_block_bytes(type);
@@ -123,8 +148,12 @@ void GgufWriter::add_tensor(const std::string& name, std::vector<std::uint64_t> 
         case GgufTensorType::bf16:
           for (std::size_t i = 0; i < row; ++i) put16(r * row + i, f32_to_bf16(x[i]));
           break;
-        case GgufTensorType::q8_0: quantize_row_q8_0(x, out); break;
-        case GgufTensorType::q4_0: quantize_row_q4_0(x, out); break;
+        case GgufTensorType::q8_0:
+          quantize_row_q8_0(x, out);
+          break;
+        case GgufTensorType::q4_0:
+          quantize_row_q4_0(x, out);
+          break;
       }
     }
   } catch (const Error& e) {
@@ -177,8 +206,8 @@ void GgufWriter::write(const std::filesystem::path& file) const {
   out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
   out.close();
   if (!out)
-    throw Error(ExitCode::output, fmt::format("{}: cannot write the GGUF file ({} bytes)", file.string(),
-                                              image.size()));
+    throw Error(ExitCode::output,
+                fmt::format("{}: cannot write the GGUF file ({} bytes)", file.string(), image.size()));
 }
 
 }  // namespace spikesim

@@ -51,7 +51,8 @@ class GgufWriter {
     GgufTensorType type;
     std::vector<std::byte> bytes;
   };
-  void check_new_tensor(const std::string& name, const std::vector<std::uint64_t>& ne, GgufTensorType type) const;
+  void check_new_tensor(const std::string& name, const std::vector<std::uint64_t>& ne,
+                        GgufTensorType type) const;
   std::uint32_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   std::vector<PendingTensor> tensors_;

@@ -40,6 +40,15 @@ void put_u32(Bytes& image, std::size_t at, std::uint32_t v) {
 void put_u64(Bytes& image, std::size_t at, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) image[at + i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
 }
+// A copy of `image` with one field overwritten.
+Bytes with_u32(Bytes image, std::size_t at, std::uint32_t v) {
+  put_u32(image, at, v);
+  return image;
+}
+Bytes with_u64(Bytes image, std::size_t at, std::uint64_t v) {
+  put_u64(image, at, v);
+  return image;
+}
 
 // Field offsets of a tensor info, found by the tensor's name.
 struct InfoFields {
@@ -98,7 +107,9 @@ void reference_q4_0(const float* x, std::uint16_t& d_bits, std::uint8_t* q) {
   const float d = max / -8;
   const float id = d ? 1.0f / d : 0.0f;
   d_bits = f32_to_f16(d);
-  for (int j = 0; j < 32; ++j) q[j] = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j] * id + 8.5f))));
+  for (int j = 0; j < 32; ++j)
+    q[j] =
+        static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x[j] * id + 8.5f))));
 }
 
 }  // namespace
@@ -170,17 +181,17 @@ TEST_CASE("GGUF: Q8_0 and Q4_0 codes of a block worked by hand", "[gguf]") {
   quantize_row_q4_0(x, q4);
   const auto b8 = decode_q8_0_block(q8.data());
   CHECK(b8.scale == f16_to_f32(f32_to_f16(16.0f / 127)));
-  CHECK(b8.codes[0] == -127);                  // -16 * 127/16
+  CHECK(b8.codes[0] == -127);  // -16 * 127/16
   CHECK(b8.codes[16] == 0);
-  CHECK(b8.codes[17] == 8);                    // 1 * 127/16 = 7.94 -> 8
-  CHECK(b8.codes[31] == 119);                  // 15 * 127/16 = 119.06
+  CHECK(b8.codes[17] == 8);    // 1 * 127/16 = 7.94 -> 8
+  CHECK(b8.codes[31] == 119);  // 15 * 127/16 = 119.06
   const auto b4 = decode_q4_0_block(q4.data());
-  CHECK(b4.scale == 2.0f);                     // max = -16 (largest |x|), d = -16 / -8
-  CHECK(b4.codes[0] == 0);                     // -16/2 + 8.5 = 0.5 -> 0
-  CHECK(b4.codes[1] == 1);                     // -7.5 + 8.5 = 1
-  CHECK(b4.codes[2] == 1);                     // -7 + 8.5 = 1.5 -> 1
-  CHECK(b4.codes[16] == 8);                    // 0 + 8.5 -> 8
-  CHECK(b4.codes[31] == 15);                   // 7.5 + 8.5 = 16 -> clamped to 15
+  CHECK(b4.scale == 2.0f);    // max = -16 (largest |x|), d = -16 / -8
+  CHECK(b4.codes[0] == 0);    // -16/2 + 8.5 = 0.5 -> 0
+  CHECK(b4.codes[1] == 1);    // -7.5 + 8.5 = 1
+  CHECK(b4.codes[2] == 1);    // -7 + 8.5 = 1.5 -> 1
+  CHECK(b4.codes[16] == 8);   // 0 + 8.5 -> 8
+  CHECK(b4.codes[31] == 15);  // 7.5 + 8.5 = 16 -> clamped to 15
   // Nibble layout: byte k holds element k low and element k + 16 high.
   CHECK(std::to_integer<int>(q4[2 + 1]) == (b4.codes[1] | (b4.codes[17] << 4)));
   std::vector<float> w(32);
@@ -252,7 +263,8 @@ TEST_CASE("GGUF: every metadata value type survives writer -> reader", "[gguf]")
   CHECK(file.find_string("string") == "h\xc3\xa9llo");
 
   // Typed getters name the key and both types; absent keys are named too.
-  CHECK_THROWS_WITH(file.get_u32("i32"), Contains("meta.gguf") && Contains("key 'i32': expected uint32, found int32"));
+  CHECK_THROWS_WITH(file.get_u32("i32"),
+                    Contains("meta.gguf") && Contains("key 'i32': expected uint32, found int32"));
   CHECK_THROWS_WITH(file.find_bool("u8"), Contains("key 'u8': expected bool, found uint8"));
   CHECK_THROWS_WITH(file.get_f32_array("strings"),
                     Contains("key 'strings': expected an array of float32, found an array of string"));
@@ -307,31 +319,24 @@ TEST_CASE("GGUF header refusals name the file and what was expected", "[gguf]") 
   auto magic = good;
   magic[0] = std::byte{'g'};
   CHECK_THAT(refusal(magic), Contains("not a GGUF file") && Contains("\"GGUF\""));
-  auto v2 = good;
-  put_u32(v2, 4, 2);
-  CHECK_THAT(refusal(v2), Contains("GGUF version 2 is not supported (expected version 3"));
-  auto big_endian = good;
-  put_u32(big_endian, 4, 0x03000000U);
-  CHECK_THAT(refusal(big_endian), Contains("big-endian"));
-  auto kv_count = good;
-  put_u64(kv_count, 16, 1ULL << 40);
-  CHECK_THAT(refusal(kv_count), Contains("metadata key-value count 1099511627776 is more than"));
-  auto tensor_count = good;
-  put_u64(tensor_count, 8, ~0ULL);
-  CHECK_THAT(refusal(tensor_count), Contains("tensor count 18446744073709551615 is more than"));
+  CHECK_THAT(refusal(with_u32(good, 4, 2)), Contains("GGUF version 2 is not supported (expected version 3"));
+  CHECK_THAT(refusal(with_u32(good, 4, 0x03000000U)), Contains("big-endian"));
+  CHECK_THAT(refusal(with_u64(good, 16, 1ULL << 40)),
+             Contains("metadata key-value count 1099511627776 is more than"));
+  CHECK_THAT(refusal(with_u64(good, 8, ~0ULL)), Contains("tensor count 18446744073709551615 is more than"));
   // Cut inside the tensor infos, and inside the data section.
-  CHECK_THAT(refusal(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(find(good, "second") + 8))),
-             Contains("file truncated: tensor 'second' n_dims needs 4 bytes"));
+  CHECK_THAT(
+      refusal(Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(find(good, "second") + 8))),
+      Contains("file truncated: tensor 'second' n_dims needs 4 bytes"));
   CHECK_THAT(refusal(Bytes(good.begin(), good.end() - 1)),
              Contains("tensor 'second'") && Contains("run past the end of the data section"));
 }
 
 TEST_CASE("GGUF metadata refusals name the key", "[gguf]") {
   const auto good = two_tensor_image();
-  auto long_string = good;
-  put_u64(long_string, find(good, "general.architecture") + 20 + 4, 1ULL << 50);
-  CHECK_THAT(refusal(long_string),
-             Contains("key 'general.architecture'") && Contains("string length 1125899906842624 runs past the end"));
+  CHECK_THAT(
+      refusal(with_u64(good, find(good, "general.architecture") + 20 + 4, 1ULL << 50)),
+      Contains("key 'general.architecture'") && Contains("string length 1125899906842624 runs past the end"));
   {
     // Two keys of the same length, the second renamed to the first.
     GgufWriter w;
@@ -341,9 +346,8 @@ TEST_CASE("GGUF metadata refusals name the key", "[gguf]") {
     image[find(image, "a.y") + 2] = std::byte{'x'};
     CHECK_THAT(refusal(image), Contains("key 'a.x' appears twice"));
   }
-  auto bad_type = good;
-  put_u32(bad_type, find(good, "llama.block_count") + 17, 13);
-  CHECK_THAT(refusal(bad_type), Contains("key 'llama.block_count': unknown value type 13"));
+  CHECK_THAT(refusal(with_u32(good, find(good, "llama.block_count") + 17, 13)),
+             Contains("key 'llama.block_count': unknown value type 13"));
   auto bad_bool = good;
   bad_bool[find(good, "some.flag") + 9 + 4] = std::byte{2};
   CHECK_THAT(refusal(bad_bool), Contains("key 'some.flag': bool must be 0 or 1, found 2"));
@@ -352,8 +356,9 @@ TEST_CASE("GGUF metadata refusals name the key", "[gguf]") {
     w.set("tokenizer.ggml.scores", GgufValue::of_f32s(std::vector<float>{1.0f, 2.0f}));
     auto image = w.bytes();
     put_u64(image, find(image, "tokenizer.ggml.scores") + 21 + 4 + 4, 1ULL << 61);
-    CHECK_THAT(refusal(image), Contains("key 'tokenizer.ggml.scores': array of 2305843009213693952 float32 elements") &&
-                                   Contains("bytes are left in the file"));
+    CHECK_THAT(refusal(image),
+               Contains("key 'tokenizer.ggml.scores': array of 2305843009213693952 float32 elements") &&
+                   Contains("bytes are left in the file"));
   }
   {
     GgufWriter w(64);
@@ -390,31 +395,21 @@ TEST_CASE("GGUF tensor info refusals name the tensor", "[gguf]") {
   const auto first = info_fields(good, "first", 2);
   const auto second = info_fields(good, "second", 1);
 
-  auto q4_k = good;
-  put_u32(q4_k, first.type, 12);
-  CHECK_THAT(refusal(q4_k), Contains("bad.gguf") && Contains("tensor 'first': tensor type Q4_K (12) is not supported") &&
-                                Contains("expected F32, F16, BF16, Q8_0 or Q4_0"));
-  auto unknown = good;
-  put_u32(unknown, first.type, 1000);
-  CHECK_THAT(refusal(unknown), Contains("tensor type type 1000 (1000)"));
-  auto misaligned = good;
-  put_u64(misaligned, second.offset, 16);
-  CHECK_THAT(refusal(misaligned), Contains("tensor 'second': offset 16 is not a multiple of the alignment 32"));
-  auto beyond = good;
-  put_u64(beyond, second.offset, 1024);
-  CHECK_THAT(refusal(beyond), Contains("tensor 'second'") && Contains("at data offset 1024 run past the end"));
-  auto overlap = good;
-  put_u64(overlap, second.offset, 0);
-  CHECK_THAT(refusal(overlap), Contains("overlaps tensor") && Contains("'first'") && Contains("'second'"));
-  auto no_dims = good;
-  put_u32(no_dims, second.n_dims, 0);
-  CHECK_THAT(refusal(no_dims), Contains("tensor 'second': n_dims is 0, expected 1 to 4"));
-  auto five_dims = good;
-  put_u32(five_dims, second.n_dims, 5);
-  CHECK_THAT(refusal(five_dims), Contains("tensor 'second': n_dims is 5, expected 1 to 4"));
-  auto zero_extent = good;
-  put_u64(zero_extent, first.ne0 + 8, 0);
-  CHECK_THAT(refusal(zero_extent), Contains("tensor 'first': ne[1] = 0"));
+  CHECK_THAT(refusal(with_u32(good, first.type, 12)),
+             Contains("bad.gguf") && Contains("tensor 'first': tensor type Q4_K (12) is not supported") &&
+                 Contains("expected F32, F16, BF16, Q8_0 or Q4_0"));
+  CHECK_THAT(refusal(with_u32(good, first.type, 1000)), Contains("tensor type type 1000 (1000)"));
+  CHECK_THAT(refusal(with_u64(good, second.offset, 16)),
+             Contains("tensor 'second': offset 16 is not a multiple of the alignment 32"));
+  CHECK_THAT(refusal(with_u64(good, second.offset, 1024)),
+             Contains("tensor 'second'") && Contains("at data offset 1024 run past the end"));
+  CHECK_THAT(refusal(with_u64(good, second.offset, 0)),
+             Contains("overlaps tensor") && Contains("'first'") && Contains("'second'"));
+  CHECK_THAT(refusal(with_u32(good, second.n_dims, 0)),
+             Contains("tensor 'second': n_dims is 0, expected 1 to 4"));
+  CHECK_THAT(refusal(with_u32(good, second.n_dims, 5)),
+             Contains("tensor 'second': n_dims is 5, expected 1 to 4"));
+  CHECK_THAT(refusal(with_u64(good, first.ne0 + 8, 0)), Contains("tensor 'first': ne[1] = 0"));
   auto huge = good;
   put_u64(huge, first.ne0, 1ULL << 40);
   put_u64(huge, first.ne0 + 8, 1ULL << 40);
@@ -433,8 +428,9 @@ TEST_CASE("GGUF tensor info refusals name the tensor", "[gguf]") {
     w.add_tensor("blk.0.attn_q.weight", {32, 2}, ramp(64), GgufTensorType::q4_0);
     auto image = w.bytes();
     put_u64(image, info_fields(image, "blk.0.attn_q.weight", 2).ne0, 16);
-    CHECK_THAT(refusal(image), Contains("tensor 'blk.0.attn_q.weight': ne[0] = 16 is not a multiple of the Q4_0 "
-                                        "block size 32"));
+    CHECK_THAT(refusal(image),
+               Contains("tensor 'blk.0.attn_q.weight': ne[0] = 16 is not a multiple of the Q4_0 "
+                        "block size 32"));
   }
 }
 
@@ -484,8 +480,8 @@ namespace {
 // and pieces whose scores decide the merge order.
 Bytes vocabulary_image(const std::string& model = "llama") {
   const std::string sp = "\xe2\x96\x81";
-  std::vector<std::string> tokens{"<unk>", "<s>", "</s>", "<0x41>", "<0xC3>", "<0xA9>", sp, "a", "b", "c",
-                                  "ab",    "bc",  sp + "a", sp + "ab", sp + "abc", "xyz"};
+  std::vector<std::string> tokens{"<unk>", "<s>", "</s>", "<0x41>", "<0xC3>", "<0xA9>",  sp,         "a",
+                                  "b",     "c",   "ab",   "bc",     sp + "a", sp + "ab", sp + "abc", "xyz"};
   std::vector<float> scores{0, 0, 0, 0, 0, 0, -1, -2, -3, -4, -5, -5, -6, -7, -8, -9};
   std::vector<std::int32_t> types{2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5};
   GgufWriter w;
@@ -515,15 +511,20 @@ TEST_CASE("GGUF tokenizer merges the best-scoring pair first, leftmost on ties",
   // "bc a": ▁ + b has no piece; b+c (-5) -> [▁][bc][▁][a] -> ▁a (-6).
   CHECK(tok.encode("bc a", true) == std::vector<int>{1, 6, 11, 12});
   // 'A' and "é" are no pieces: their bytes; 'B' has no byte token: unknown.
-  CHECK(tok.encode("A\xc3\xa9" "B", false) == std::vector<int>{6, 3, 4, 5, 0});
+  CHECK(tok.encode("A\xc3\xa9"
+                   "B",
+                   false) == std::vector<int>{6, 3, 4, 5, 0});
   CHECK(tok.encode("", false).empty());
   CHECK(tok.encode("", true) == std::vector<int>{1});
   CHECK(tok.decode(std::vector<int>{1, 14, 6, 3, 4, 5, 2}) == "abc A\xc3\xa9");
   CHECK(tok.decode(std::vector<int>{0}) == " \xe2\x81\x87 ");
   CHECK(tok.decode(std::vector<int>{15, 12}) == "a");  // unused drops; the first space goes
-  CHECK(tok.piece(13) == "\xe2\x96\x81" "ab");
+  CHECK(tok.piece(13) ==
+        "\xe2\x96\x81"
+        "ab");
   CHECK(tok.token_type(3) == GgufTokenType::byte);
-  CHECK_THROWS_WITH(tok.decode(std::vector<int>{16}), Contains("token 16 at index 0 is outside the vocabulary"));
+  CHECK_THROWS_WITH(tok.decode(std::vector<int>{16}),
+                    Contains("token 16 at index 0 is outside the vocabulary"));
 }
 
 TEST_CASE("GGUF tokenizer refuses other models and malformed vocabularies by key", "[gguf][tokenizer]") {

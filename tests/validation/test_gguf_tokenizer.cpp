@@ -39,7 +39,8 @@ std::string show(const std::vector<int>& ids, std::size_t from) {
 
 }  // namespace
 
-TEST_CASE("GGUF tokenizer: Brown vocabulary encodes brown_dev as sentencepiece does", "[gguf][tokenizer][validation]") {
+TEST_CASE("GGUF tokenizer: Brown vocabulary encodes brown_dev as sentencepiece does",
+          "[gguf][tokenizer][validation]") {
   SPIKESIM_REQUIRE_SHARED(model_file, "models/brown-llama-s/tokenizer.model");
   SPIKESIM_REQUIRE_SHARED(text_file, "data/brown_dev.txt");
   sentencepiece::SentencePieceProcessor sp;
@@ -83,8 +84,8 @@ TEST_CASE("GGUF tokenizer: Brown vocabulary encodes brown_dev as sentencepiece d
            got[first_difference] == want[first_difference])
       ++first_difference;
     INFO("line " << lines << ": " << line.substr(0, 120));
-    INFO("first difference at token " << first_difference << ": got " << show(got, first_difference) << "/ want "
-                                      << show(want, first_difference));
+    INFO("first difference at token " << first_difference << ": got " << show(got, first_difference)
+                                      << "/ want " << show(want, first_difference));
     CHECK(got == want);
     CHECK(tok.decode(got) == line);
     std::vector<int> with_bos = got;
@@ -99,8 +100,9 @@ TEST_CASE("GGUF tokenizer: Brown vocabulary encodes brown_dev as sentencepiece d
   // and text that looks like a control piece. (Not leading, trailing or
   // double spaces: sentencepiece's remove_extra_whitespaces collapses them,
   // llama.cpp does not.)
-  for (const std::string text : {"na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "tabs\there",
-                                 "line\nbreak", "emoji \xf0\x9f\x98\x80 ok", "<s> and </s> and <unk>", "1946, 1945."}) {
+  for (const std::string text :
+       {"na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "tabs\there",
+        "line\nbreak", "emoji \xf0\x9f\x98\x80 ok", "<s> and </s> and <unk>", "1946, 1945."}) {
     std::vector<int> want;
     REQUIRE(sp.Encode(text, &want).ok());
     INFO(text);
