@@ -30,7 +30,7 @@ jobs=${SPIKESIM_JOBS:-$(nproc)}
 fuzz_seconds=${SPIKESIM_FUZZ_SECONDS:-30}
 prefix=${SPIKESIM_BUILD_PREFIX:-build}
 quick=${SPIKESIM_QUICK:-0}
-fuzzers=(fuzz_safetensors fuzz_llama2c fuzz_hf_config fuzz_toml_config fuzz_tokenizer_json)
+fuzzers=(fuzz_safetensors fuzz_llama2c fuzz_hf_config fuzz_toml_config fuzz_tokenizer_json fuzz_gguf)
 
 if [ "$quick" = 1 ] && [ -n "${CI:-}" ] && [ "${CI}" != false ]; then
   echo "test.sh: SPIKESIM_QUICK=1 skips the sanitizer and fuzz stages; it is for local use, not CI" >&2

@@ -20,6 +20,8 @@
 
 #include "core/error.hpp"
 #include "io/config/config.hpp"
+#include "io/formats/gguf.hpp"
+#include "io/formats/gguf_tokenizer.hpp"
 #include "io/formats/hf_loader.hpp"
 #include "io/formats/llama2c_loader.hpp"
 #include "io/formats/safetensors.hpp"
@@ -187,6 +189,12 @@ TEST_CASE("in-memory and file entry points give the same verdict", "[fuzz_regres
         accepted([&] { (void)SafetensorsFile::from_bytes(read_bytes(seed), seed.string()); });
     CHECK(from_file == from_bytes);
   }
+  for (const auto& seed : seeds("fuzz_gguf")) {
+    INFO(seed.string());
+    const bool from_file = accepted([&] { (void)GgufFile(seed); });
+    const bool from_bytes = accepted([&] { (void)GgufFile::from_bytes(read_bytes(seed), seed.string()); });
+    CHECK(from_file == from_bytes);
+  }
   for (const auto& seed : seeds("fuzz_hf_config")) {
     INFO(seed.string());
     const auto bytes = read_bytes(seed);
@@ -215,6 +223,14 @@ TEST_CASE("every fuzz seed is accepted or refused with an Error", "[fuzz_regress
   for (const auto& seed : seeds("fuzz_llama2c")) {
     INFO(seed.string());
     tally(accepted([&] { (void)load_llama2c_model(seed); }));
+  }
+  for (const auto& seed : seeds("fuzz_gguf")) {
+    INFO(seed.string());
+    tally(accepted([&] {
+      const GgufFile file(seed);
+      for (const auto& t : file.tensors()) CHECK(file.read_f32(t.name).size() == t.elements());
+      if (file.has("tokenizer.ggml.model")) accepted([&] { (void)GgufTokenizer(file).encode("Hello world", true); });
+    }));
   }
   for (const auto& seed : seeds("fuzz_hf_config")) {
     INFO(seed.string());
