@@ -45,12 +45,12 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const Calibration calib = calibration_for(cfg, model, all, layout, windows);
   if (calib.overlaps_evaluation)
     spdlog::warn("eval: token file has no sequences after the evaluated ones; calibration reuses evaluated ones");
+  progress.phase("calibrate", calibration_text(cfg, calib));
+  const SaliencyPlan plan = calibrate(cfg, model, calib);
   if (cfg.weights.bits != 0) {
     progress.phase("quantize", weights_text(cfg.weights));
     quantize_weights(model, cfg.weights, calib.sequences);
   }
-  progress.phase("calibrate", calibration_text(cfg, calib));
-  const SaliencyPlan plan = calibrate(cfg, model, calib);
   // simulate
   const ForwardMode mode = cfg.run.mode;
   Transformer net(model, mode, cfg.encoding, plan);
