@@ -130,12 +130,13 @@ struct IntegerCase {
   }
 };
 
-IntegerCase integer_case(WeightType type, int group, bool is_signed) {
+// `abits`: 4 keeps products in the 16-bit kernels, 8 takes the 32-bit ones.
+IntegerCase integer_case(WeightType type, int group, bool is_signed, unsigned abits = 4) {
   const std::size_t d_in = 200, d_out = 2600;  // above one slice: the parallel path runs
   IntegerCase c{d_in, d_out, quantized(random_matrix(static_cast<long>(d_out), static_cast<long>(d_in), 5),
                                        type == WeightType::int4 ? 4 : 8, group, false, WeightOrder::by_input),
                 {}, {}};
-  std::vector<std::uint8_t> bits(d_in, 4);
+  std::vector<std::uint8_t> bits(d_in, static_cast<std::uint8_t>(abits));
   std::vector<std::uint16_t> steps(d_in, 1);
   for (std::size_t i = 0; i < d_in; i += 9) steps[i] = 4;  // salient channels
   c.grid = GifGrid(bits, steps, is_signed);
@@ -154,15 +155,16 @@ IntegerCase integer_case(WeightType type, int group, bool is_signed) {
 TEST_CASE("integer synapses: spiking and quantized accumulators are equal, not close", "[weights][threads]") {
   for (const WeightType type : {WeightType::int8, WeightType::int4})
     for (const int group : {0, 32})
-      for (const bool is_signed : {false, true}) {
-        INFO(weight_type_name(type) << " group " << group << (is_signed ? " signed" : " unsigned"));
-        const IntegerCase c = integer_case(type, group, is_signed);
+      for (const bool is_signed : {false, true})
+      for (const unsigned abits : {4u, 8u}) {
+        INFO(weight_type_name(type) << " group " << group << (is_signed ? " signed" : " unsigned") << " A" << abits);
+        const IntegerCase c = integer_case(type, group, is_signed, abits);
         IntProjection proj("W", c.w);
         std::int64_t max_membrane = 0;
         for (std::size_t g = 0; g < c.grid.groups(); ++g)
           max_membrane = std::max<std::int64_t>(max_membrane, c.grid.group_levels(g));
         proj.bind_groups(c.grid.group_map(), c.grid.groups(), max_membrane);
-        CHECK_FALSE(proj.wide());  // 200 inputs x 60 levels x 128 is far below 2^31
+        CHECK_FALSE(proj.wide());  // 200 inputs x 1020 levels x 128 is below 2^31
 
         Integrator quantized_acc, spiking_acc, two_threads;
         proj.prepare(quantized_acc);
