@@ -144,7 +144,8 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em, std::ch
     RunFileContents f{cfg, em, accounts, totals, stack.graph()};
     for (const auto* p : pops) f.populations.push_back({p, p->name()});
     f.population_totals = false;
-    for (std::size_t k = 0; k < stack.layers(); ++k) f.weights.push_back(&stack.weights(k));
+    for (std::size_t k = 0; k < stack.layers(); ++k)
+      f.weights.emplace_back(fmt::format("layer{}.W", k), &stack.weights(k));
     f.tokens = static_cast<std::uint64_t>(cfg.run.tokens);
     f.token_steps = token_steps;
     f.summary = out.summary;
@@ -287,12 +288,10 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       RunFileContents f{cfg, em, accounts, totals, net.network()};
       for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
       // Footprint: the projections' weights (spiking or not) and the lm_head.
-      for (const LlamaLayer& l : model.layers) {
-        for (const WeightTensor* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) f.weights.push_back(w);
+      f.weights = linear_weights(model);
+      for (const LlamaLayer& l : model.layers)
         for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
           if (b->size() > 0) f.biases.push_back(b);
-      }
-      f.weights.push_back(&model.lm_head);
       f.tokens = static_cast<std::uint64_t>(done);
       f.token_steps = token_steps;
       f.token_steps.push_back(net.simulator().now());

@@ -58,14 +58,22 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
   rec.write_attribute(group, "signed", static_cast<std::uint64_t>(pop.is_signed() ? 1 : 0));
 }
 
-// NeuroBench Footprint and ConnectionSparsity of the stored projection
-// weights (docs/reference/neurobench.md): their bytes and the fraction of
-// exact zeros. A scan of every weight: written once per run.
-void write_footprint(Hdf5Recorder& rec, const std::vector<const WeightTensor*>& weights,
+// Each projection's weight format and bytes (/spikesim/weights/<name>), and
+// the NeuroBench Footprint and ConnectionSparsity of all of them
+// (docs/reference/neurobench.md): their bytes and the fraction of exact
+// zeros. A scan of every weight: written once per run.
+void write_footprint(Hdf5Recorder& rec, const std::vector<std::pair<std::string, const WeightTensor*>>& weights,
                      const std::vector<const Eigen::VectorXf*>& biases) {
   std::uint64_t count = 0, zeros = 0, bytes = 0;
   std::vector<float> row;
-  for (const WeightTensor* w : weights) {
+  for (const auto& [name, w] : weights) {
+    const std::string group = "/spikesim/weights/" + name;
+    rec.write_attribute(group, "format", w->format());
+    rec.write_attribute(group, "type", std::string(weight_type_name(w->type())));
+    rec.write_attribute(group, "bytes", w->stored_bytes());
+    rec.write_attribute(group, "bits_per_weight", w->bits_per_weight());
+    rec.write_attribute(group, "rows", static_cast<std::uint64_t>(w->rows()));
+    rec.write_attribute(group, "cols", static_cast<std::uint64_t>(w->cols()));
     count += static_cast<std::uint64_t>(w->size());
     row.resize(w->cols());
     for (std::size_t r = 0; r < w->rows(); ++r) {

@@ -109,7 +109,9 @@ struct RunFileContents {
   const NetworkGraph& network;
   std::vector<std::pair<const Population*, std::string>> populations;  // with their stage
   bool population_totals = true;  // write each population's OpCounts
-  std::vector<const WeightTensor*> weights;  // NeuroBench Footprint and ConnectionSparsity
+  // Every weight tensor by projection name: NeuroBench Footprint and
+  // ConnectionSparsity, and /spikesim/weights/<name> (format and bytes).
+  std::vector<std::pair<std::string, const WeightTensor*>> weights;
   std::vector<const Eigen::VectorXf*> biases;  // Footprint only: a bias is no connection
   std::uint64_t tokens = 0;
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end

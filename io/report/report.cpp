@@ -615,6 +615,12 @@ RunReport read_run_report(const std::filesystem::path& path) {
 
   r.spike_populations = subgroups(f, "/spikes");
   r.traced = subgroups(f, "/report");
+  for (const auto& name : subgroups(f, "/spikesim/weights")) {
+    const std::string g = "/spikesim/weights/" + name;
+    WeightReport w{name, h5::read_string_attribute(f, g, "format"), u64_attribute(f, g, "bytes"),
+                   f64_attribute(f, g, "bits_per_weight")};
+    r.weights.push_back(std::move(w));
+  }
   return r;
 }
 
@@ -702,6 +708,24 @@ std::string format_report_text(const RunReport& r, std::size_t top_k) {
         {"ConnectionSparsity",
          nb.connection_sparsity ? fmt::format("{:.4f}", *nb.connection_sparsity) : "(not recorded)", "", ""}};
     s += text_table({"NeuroBench", "value", "  spikesim", "value"}, rows, {0, 2});
+  }
+
+  if (!r.weights.empty()) {
+    // One row per format: the projections that hold it and their bytes.
+    std::vector<std::vector<std::string>> rows;
+    std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_format;
+    std::uint64_t total = 0;
+    for (const WeightReport& w : r.weights) {
+      auto& [count, bytes] = by_format[w.format];
+      ++count;
+      bytes += w.bytes;
+      total += w.bytes;
+    }
+    for (const auto& [format, cb] : by_format)
+      rows.push_back({format, fmt::format("{}", cb.first), fmt::format("{}", cb.second)});
+    rows.push_back({"all", fmt::format("{}", r.weights.size()), fmt::format("{}", total)});
+    s += "\nWeights as held (per projection: /spikesim/weights)\n";
+    s += text_table({"format", "projections", "bytes"}, rows, {0});
   }
 
   if (r.accuracy) {
@@ -820,6 +844,12 @@ nlohmann::json report_json(const RunReport& r, std::size_t top_k) {
         {"energy_neurobench_pj",
          r.totals_energy_recorded ? nlohmann::json(r.energy_neurobench.total_pj()) : nlohmann::json(nullptr)},
         {"dense_energy_pj", r.dense_energy.total_pj()}};
+  }
+  if (!r.weights.empty()) {
+    auto& weights = j["weights"] = nlohmann::json::array();
+    for (const WeightReport& w : r.weights)
+      weights.push_back({{"name", w.name}, {"format", w.format}, {"bytes", w.bytes},
+                         {"bits_per_weight", w.bits_per_weight}});
   }
   if (r.accuracy) {
     const AccuracyFigures& a = *r.accuracy;

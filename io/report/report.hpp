@@ -105,6 +105,13 @@ struct AccuracyFigures {
   std::optional<double> ppl, dense_ppl;
 };
 
+// One projection's weights as the run held them (/spikesim/weights/<name>).
+struct WeightReport {
+  std::string name, format;
+  std::uint64_t bytes = 0;
+  double bits_per_weight = 0;
+};
+
 struct RunReport {
   std::filesystem::path path;
   bool complete = false;
@@ -132,6 +139,7 @@ struct RunReport {
   std::vector<PopulationReport> populations;   // in name order
   std::vector<std::string> spike_populations;  // /spikes groups
   std::vector<std::string> traced;             // /report groups
+  std::vector<WeightReport> weights;           // /spikesim/weights, in name order (empty in older files)
 
   [[nodiscard]] double energy_ratio() const;
   [[nodiscard]] double bits_per_neuron_token() const;  // over all populations with a grid; 0 when none
