@@ -1,9 +1,11 @@
 // Why this benchmark exists: the cost of simulating a spiking LLM token by
 // token, relative to the dense fp32 forward of the same model in the same
 // binary and run. It reports time per token of the dense and the spiking
-// forward and their ratio, with 1 and 2 threads, for brown-llama-s (if
-// ../shared is present) and for generated models with LLaMA-7B layer
-// shapes (d 4096, d_ff 11008, 32 heads, 1 and 2 layers).
+// forward and their ratio, with 1 and 2 threads, for stories260K and
+// brown-llama-s (if ../shared is present) and for generated models with
+// LLaMA-7B layer shapes (d 4096, d_ff 11008, 32 heads, 1 and 2 layers); and
+// the dense forward's tokens/s (llama2.c's run.c evaluates stories260K at
+// about 15,000 tokens/s on one core of the development machine).
 //
 // Run: ./build/bench/transformer_bench [--shared DIR] [--tokens N] [--skip-7b]
 #include <tbb/global_control.h>
@@ -43,7 +45,8 @@ void bench(const std::string& name, const LlamaModel& model, int tokens) {
     (void)seconds_per_token(spiking, 2);
     const double d = seconds_per_token(dense, tokens);
     const double s = seconds_per_token(spiking, tokens);
-    fmt::print("{:<22} {:>7} {:>14.3f} {:>14.3f} {:>10.2f}\n", name, threads, d * 1e3, s * 1e3, s / d);
+    fmt::print("{:<22} {:>7} {:>14.3f} {:>14.3f} {:>10.2f} {:>12.0f}\n", name, threads, d * 1e3, s * 1e3, s / d,
+               1.0 / d);
   }
 }
 
@@ -59,8 +62,10 @@ int main(int argc, char** argv) {
     else if (a == "--tokens" && i + 1 < argc) tokens = std::max(1, std::stoi(argv[++i]));
     else if (a == "--skip-7b") skip_7b = true;
   }
-  fmt::print("{:<22} {:>7} {:>14} {:>14} {:>10}\n", "model", "threads", "dense ms/tok", "spiking ms/tok",
-             "ratio");
+  fmt::print("{:<22} {:>7} {:>14} {:>14} {:>10} {:>12}\n", "model", "threads", "dense ms/tok", "spiking ms/tok",
+             "ratio", "dense tok/s");
+  const auto stories = shared / "models/stories260K/stories260K.bin";
+  if (std::filesystem::exists(stories)) bench("stories260K", load_model(stories), tokens * 16);
   const auto brown = shared / "models/brown-llama-s";
   if (std::filesystem::exists(brown / "model.safetensors")) bench("brown-llama-s", load_model(brown), tokens * 4);
   if (skip_7b) return 0;

@@ -233,6 +233,17 @@ std::size_t slice_grain(std::size_t n) {
   return std::clamp<std::size_t>((per_core + 63) / 64 * 64, 1024, 8192);
 }
 
+// Σ w[c] · x[c] in double, four partial sums (the order is fixed, so the
+// result does not depend on the clone).
+SPIKESIM_FLOAT_CLONES double dot_f32(const float* __restrict w, const float* __restrict x, std::size_t n) {
+  double s[4] = {0, 0, 0, 0};
+  std::size_t c = 0;
+  for (; c + 4 <= n; c += 4)
+    for (std::size_t k = 0; k < 4; ++k) s[k] += static_cast<double>(w[c + k]) * static_cast<double>(x[c + k]);
+  for (; c < n; ++c) s[0] += static_cast<double>(w[c]) * static_cast<double>(x[c]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 }  // namespace
 
 void add_float_lines(WeightType type, double* acc, std::span<const std::byte* const> lines, std::span<const double> s,
@@ -296,14 +307,18 @@ void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y)
                                                 x.size(), y.size()));
   const bool integer = is_integer(w.type());
   if (w.order() == WeightOrder::by_output) {
-    // One dot product per output, in double; integer rows by group.
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, w.rows(), 256), [&](const tbb::blocked_range<std::size_t>& r) {
-      std::vector<float> row(w.cols());
+    // One dot product per output, in double; integer rows by group. Small
+    // products (stories260K's lm_head) stay on the calling thread.
+    auto rows = [&](const tbb::blocked_range<std::size_t>& r) {
+      thread_local std::vector<float> row;
+      row.resize(w.cols());
       for (std::size_t j = r.begin(); j < r.end(); ++j) {
         double v = 0;
-        if (!integer) {
+        if (w.type() == WeightType::f32) {
+          v = dot_f32(w.line_as<float>(j), x.data(), w.cols());
+        } else if (!integer) {
           w.row_to_f32(j, row);
-          for (std::size_t c = 0; c < row.size(); ++c) v += static_cast<double>(row[c]) * static_cast<double>(x[c]);
+          v = dot_f32(row.data(), x.data(), w.cols());
         } else {
           for (std::size_t g = 0; g < w.groups(); ++g) {
             double dot = 0, sum = 0;
@@ -316,14 +331,20 @@ void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y)
         }
         y[j] = static_cast<float>(v);
       }
-    });
+    };
+    const tbb::blocked_range<std::size_t> all(0, w.rows(), 256);
+    if (w.size() < (std::size_t{1} << 18))
+      rows(all);
+    else
+      tbb::parallel_for(all, rows);
     return;
   }
   // by_input: y += x_i · line_i, four lines per pass; integer weights sum
   // each group's codes first and apply its scales once.
   const std::size_t rows = w.rows();
-  std::vector<double> acc((rows + kInt4Block - 1) / kInt4Block * kInt4Block, 0.0);
-  std::vector<double> part(integer ? acc.size() : 0);
+  thread_local std::vector<double> acc, part;
+  acc.assign((rows + kInt4Block - 1) / kInt4Block * kInt4Block, 0.0);
+  part.resize(integer ? acc.size() : 0);
   auto run_lines = [&](std::size_t i0, std::size_t i1, double* out) {
     for_each_output_slice(rows, [&](std::size_t j0, std::size_t j1) {
       for (std::size_t i = i0; i < i1; i += kMaxLinesPerPass) {

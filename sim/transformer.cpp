@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 #include "core/error.hpp"
 #include "network/weight_kernels.hpp"
 
@@ -45,6 +47,9 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
     const LlamaLayer& w = model.layers[static_cast<std::size_t>(l)];
     const std::string p = fmt::format("layer{}.", l);
     Layer layer;
+    auto at = [&](const char* leaf) { return account_index_.at(p + leaf); };
+    layer.at = {at("attn_norm"), at("attn_in"),  at("rope"),     at("attention"), at("attn_out"),    at("attn_residual"),
+                at("ffn_norm"),  at("mlp_in"),   at("silu_mul"), at("mlp_down"),  at("mlp_residual")};
     layer.attn_in = stage(p + "attn_in", static_cast<std::size_t>(c.dim),
                           {{p + "wq", &w.wq, &w.bq}, {p + "wk", &w.wk, &w.bk}, {p + "wv", &w.wv, &w.bv}});
     layer.attention = std::make_unique<Attention>(
@@ -56,6 +61,9 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
     layer.mlp_down = stage(p + "mlp_down", static_cast<std::size_t>(c.hidden_dim), {{p + "w_down", &w.w_down}});
     layers_.push_back(std::move(layer));
   }
+  embedding_account_ = account_index_.at("embedding");
+  final_norm_account_ = account_index_.at("final_norm");
+  lm_head_account_ = account_index_.at("lm_head");
   if (network_.has_stage("lm_head") && network_.contains("lm_head_in"))
     lm_head_ = stage("lm_head_in", static_cast<std::size_t>(c.dim), {{"w_lm_head", &model.lm_head}});
 
@@ -101,19 +109,10 @@ void Transformer::reset() {
   for (Layer& l : layers_) l.attention->reset();
 }
 
-void Transformer::dense_unit(std::size_t stage, const std::function<void(DenseOpCounts*)>& f) {
-  // Dense units do the same work in the run and in the dense equivalent.
-  DenseOpCounts ops;
-  f(&ops);
-  accounts_[stage].run.dense += ops;
-  accounts_[stage].dense_equivalent.dense += ops;
-}
-
 void Transformer::run_linear(LinearStage& stage, std::size_t acc, std::span<const float> x,
-                             std::initializer_list<std::span<float>> y) {
+                             std::span<const std::span<float>> y) {
   if (input_hook_) input_hook_(stage.name(), x);
-  const std::vector<std::span<float>> outputs(y);
-  stage.run(sim_, x, outputs, &dense_ops(acc));
+  stage.run(sim_, x, y, &dense_ops(acc));
   if (mode_ == ForwardMode::quantized) {
     // Quantize and decode: a compare-free rounding per input plus the decode multiply.
     dense_ops(acc).add(DenseOp::div, stage.d_in());
@@ -135,22 +134,22 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
     throw Error(ExitCode::data, fmt::format("{}: position {} invalid (the KV cache holds {} positions)",
                                             model_.source, pos, cached_positions()));
   for (Layer& l : layers_) l.attention->truncate(static_cast<std::size_t>(pos));
-  auto idx = [&](const std::string& n) { return account_index_.at(n); };
-  dense_unit(idx("embedding"), [&](DenseOpCounts* ops) { embedding_lookup(model_.embedding, token, x_, ops); });
+  dense_unit(embedding_account_, [&](DenseOpCounts* ops) { embedding_lookup(model_.embedding, token, x_, ops); });
   const auto hd = static_cast<std::size_t>(c.head_dim);
   for (int l = 0; l < c.n_layers; ++l) {
     Layer& layer = layers_[static_cast<std::size_t>(l)];
     const LlamaLayer& w = model_.layers[static_cast<std::size_t>(l)];
-    const std::string p = fmt::format("layer{}.", l);
-    dense_unit(idx(p + "attn_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, w.attn_norm, c.norm_eps, xn_, ops); });
-    run_linear(*layer.attn_in, idx(p + "attn_in"), xn_, {q_, k_, v_});
-    dense_unit(idx(p + "rope"), [&](DenseOpCounts* ops) {
+    const LayerAccounts& at = layer.at;
+    dense_unit(at.attn_norm, [&](DenseOpCounts* ops) { rms_norm(x_, w.attn_norm, c.norm_eps, xn_, ops); });
+    const std::array<std::span<float>, 3> qkv{q_, k_, v_};
+    run_linear(*layer.attn_in, at.attn_in, xn_, qkv);
+    dense_unit(at.rope, [&](DenseOpCounts* ops) {
       for (int h = 0; h < c.n_heads; ++h) rope_.apply(std::span<float>(q_).subspan(h * hd, hd), pos, c.rope, ops);
       for (int h = 0; h < c.n_kv_heads; ++h) rope_.apply(std::span<float>(k_).subspan(h * hd, hd), pos, c.rope, ops);
     });
     // Attention: the run's counts accumulate in layer.attention_counts; the
     // dense equivalent does the dense products for the same positions.
-    const std::size_t att = idx(p + "attention");
+    const std::size_t att = at.attention;
     AttentionCounts& ac = layer.attention_counts;
     const DenseOpCounts softmax_before = ac.softmax;
     layer.attention->step(sim_, q_, k_, v_, ctx_, ac);
@@ -162,18 +161,22 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
     for (std::size_t k = 0; k < kDenseOpKinds; ++k) softmax_now.n[k] -= softmax_before.n[k];
     de.dense += softmax_now;
 
-    run_linear(*layer.attn_out, idx(p + "attn_out"), ctx_, {o_});
-    dense_unit(idx(p + "attn_residual"), [&](DenseOpCounts* ops) { residual_add(x_, o_, ops); });
-    dense_unit(idx(p + "ffn_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, w.ffn_norm, c.norm_eps, xn_, ops); });
-    run_linear(*layer.mlp_in, idx(p + "mlp_in"), xn_, {gate_, up_});
-    dense_unit(idx(p + "silu_mul"), [&](DenseOpCounts* ops) { silu_mul(gate_, up_, act_, ops); });
-    run_linear(*layer.mlp_down, idx(p + "mlp_down"), act_, {down_});
-    dense_unit(idx(p + "mlp_residual"), [&](DenseOpCounts* ops) { residual_add(x_, down_, ops); });
+    const std::array<std::span<float>, 1> o{o_};
+    run_linear(*layer.attn_out, at.attn_out, ctx_, o);
+    dense_unit(at.attn_residual, [&](DenseOpCounts* ops) { residual_add(x_, o_, ops); });
+    dense_unit(at.ffn_norm, [&](DenseOpCounts* ops) { rms_norm(x_, w.ffn_norm, c.norm_eps, xn_, ops); });
+    const std::array<std::span<float>, 2> gate_up{gate_, up_};
+    run_linear(*layer.mlp_in, at.mlp_in, xn_, gate_up);
+    dense_unit(at.silu_mul, [&](DenseOpCounts* ops) { silu_mul(gate_, up_, act_, ops); });
+    const std::array<std::span<float>, 1> down{down_};
+    run_linear(*layer.mlp_down, at.mlp_down, act_, down);
+    dense_unit(at.mlp_residual, [&](DenseOpCounts* ops) { residual_add(x_, down_, ops); });
   }
-  dense_unit(idx("final_norm"), [&](DenseOpCounts* ops) { rms_norm(x_, model_.final_norm, c.norm_eps, xn_, ops); });
-  const std::size_t head = idx("lm_head");
+  dense_unit(final_norm_account_, [&](DenseOpCounts* ops) { rms_norm(x_, model_.final_norm, c.norm_eps, xn_, ops); });
+  const std::size_t head = lm_head_account_;
   if (lm_head_) {
-    run_linear(*lm_head_, head, xn_, {logits});
+    const std::array<std::span<float>, 1> out{logits};
+    run_linear(*lm_head_, head, xn_, out);
   } else {
     matvec(model_.lm_head, xn_, logits);
     for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent})

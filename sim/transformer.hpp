@@ -74,16 +74,29 @@ class Transformer {
   [[nodiscard]] std::map<std::string, std::vector<const WeightTensor*>> stage_weights() const;
 
  private:
+  // A layer's stage accounts, looked up once (the forward runs per token).
+  struct LayerAccounts {
+    std::size_t attn_norm, attn_in, rope, attention, attn_out, attn_residual, ffn_norm, mlp_in, silu_mul, mlp_down,
+        mlp_residual;
+  };
   struct Layer {
+    LayerAccounts at{};
     std::unique_ptr<LinearStage> attn_in, attn_out, mlp_in, mlp_down;
     std::unique_ptr<Attention> attention;
     AttentionCounts attention_counts;
   };
   void check_against_network(const LinearStage& stage) const;
   DenseOpCounts& dense_ops(std::size_t stage) { return accounts_[stage].run.dense; }
-  void dense_unit(std::size_t stage, const std::function<void(DenseOpCounts*)>& f);
+  template <class F>
+  void dense_unit(std::size_t stage, F&& f) {
+    // Dense units do the same work in the run and in the dense equivalent.
+    DenseOpCounts ops;
+    f(&ops);
+    accounts_[stage].run.dense += ops;
+    accounts_[stage].dense_equivalent.dense += ops;
+  }
   void run_linear(LinearStage& stage, std::size_t account, std::span<const float> x,
-                  std::initializer_list<std::span<float>> y);
+                  std::span<const std::span<float>> y);
 
   const LlamaModel& model_;
   ForwardMode mode_;
@@ -95,6 +108,7 @@ class Transformer {
   std::unique_ptr<LinearStage> lm_head_;
   std::vector<StageAccount> accounts_;
   std::map<std::string, std::size_t> account_index_;
+  std::size_t embedding_account_ = 0, final_norm_account_ = 0, lm_head_account_ = 0;
   std::function<void(const std::string&, std::span<const float>)> input_hook_;
   std::uint64_t tokens_ = 0;
   // Work buffers.
