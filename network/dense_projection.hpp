@@ -33,14 +33,6 @@ class DenseProjection final : public StaticProjection {
   // the same storage (a WeightTensor copy shares it).
   DenseProjection(std::string name, const WeightTensor& weights);
 
-  [[nodiscard]] const std::string& name() const override { return name_; }
-  [[nodiscard]] std::string_view kind() const override { return kind_; }
-  [[nodiscard]] std::size_t d_in() const override { return w_.cols(); }
-  [[nodiscard]] std::size_t d_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t fan_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.line_bytes(); }
-  [[nodiscard]] const WeightTensor& weights() const override { return w_; }
-
   // Precomputes Σ_{i∈g} W[j, i] per source group for read-out.
   void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups, std::int64_t max_membrane) override;
   void prepare(Integrator& integrator) const override;
@@ -52,9 +44,6 @@ class DenseProjection final : public StaticProjection {
                 std::span<float> y, DenseOpCounts* ops) const override;
 
  private:
-  std::string name_;
-  std::string kind_;
-  WeightTensor w_;
   std::size_t groups_ = 0;
   std::vector<double> group_colsum_;  // [G x d_out]
 };

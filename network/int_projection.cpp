@@ -8,7 +8,7 @@
 
 namespace spikesim {
 IntProjection::IntProjection(std::string name, const WeightTensor& weights)
-    : name_(std::move(name)), kind_(fmt::format("dense {}", weight_type_name(weights.type()))), w_(weights) {
+    : StaticProjection(std::move(name), weights) {
   if (!is_integer(w_.type()) || w_.order() != WeightOrder::by_input)
     throw Error(ExitCode::internal, fmt::format("projection '{}': needs integer weights stored by input, got {}",
                                                 name_, w_.format()));

@@ -41,14 +41,7 @@ class IntProjection final : public StaticProjection {
   // `weights` by_input, int8 or int4.
   IntProjection(std::string name, const WeightTensor& weights);
 
-  [[nodiscard]] const std::string& name() const override { return name_; }
-  [[nodiscard]] std::string_view kind() const override { return kind_; }
-  [[nodiscard]] std::size_t d_in() const override { return w_.cols(); }
-  [[nodiscard]] std::size_t d_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t fan_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.line_bytes(); }
   [[nodiscard]] bool integer_synapses() const override { return true; }
-  [[nodiscard]] const WeightTensor& weights() const override { return w_; }
 
   // The source's threshold groups and the largest membrane |V| its neurons
   // can hold (the overflow bound above).
@@ -65,9 +58,6 @@ class IntProjection final : public StaticProjection {
   [[nodiscard]] std::int64_t accumulator_bound() const { return bound_; }
 
  private:
-  std::string name_;
-  std::string kind_;
-  WeightTensor w_;
   std::size_t groups_ = 0;                 // source threshold groups (a)
   bool wide_ = false;
   std::int64_t bound_ = 0;

@@ -1,5 +1,7 @@
 #include "network/projection.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 namespace spikesim {
@@ -17,6 +19,9 @@ EventSummary EventSummary::of(std::span<const SpikeEvent> events) {
   for (const SpikeEvent& e : events) s.add(e.amplitude);
   return s;
 }
+
+StaticProjection::StaticProjection(std::string name, const WeightTensor& weights)
+    : name_(std::move(name)), kind_(fmt::format("dense {}", weight_type_name(weights.type()))), w_(weights) {}
 
 void Projection::account(const EventSummary& e, OpCounts& c) const {
   const std::uint64_t f = fan_out();

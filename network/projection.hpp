@@ -77,7 +77,17 @@ class Projection {
 // groups once.
 class StaticProjection : public Projection {
  public:
-  [[nodiscard]] virtual const WeightTensor& weights() const = 0;
+  // `weights` [d_out x d_in]; a WeightTensor copy shares the model's storage.
+  StaticProjection(std::string name, const WeightTensor& weights);
+
+  [[nodiscard]] const std::string& name() const override { return name_; }
+  [[nodiscard]] std::string_view kind() const override { return kind_; }  // "dense <type>"
+  [[nodiscard]] std::size_t d_in() const override { return w_.cols(); }
+  [[nodiscard]] std::size_t d_out() const override { return w_.rows(); }
+  [[nodiscard]] std::uint64_t fan_out() const override { return w_.rows(); }
+  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.line_bytes(); }
+  [[nodiscard]] const WeightTensor& weights() const { return w_; }
+
   // `max_membrane`: the largest |V| a source neuron holds (A·T of its grid),
   // which bounds integer accumulators (network/int_projection.hpp).
   virtual void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups, std::int64_t max_membrane) = 0;
@@ -87,6 +97,11 @@ class StaticProjection : public Projection {
   // accumulators `deliver` left; the work is counted into `ops` (dense).
   virtual void read_out(const Integrator& integrator, const TokenScale& scale, std::span<const float> bias,
                         std::span<float> y, DenseOpCounts* ops) const = 0;
+
+ protected:
+  std::string name_;
+  std::string kind_;
+  WeightTensor w_;
 };
 
 // One outgoing projection of an encoder, the integrator it feeds, and an
