@@ -16,6 +16,8 @@
 
 #include <sentencepiece_processor.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
