@@ -69,6 +69,15 @@ std::string refusal(const GgufWriter& w, ExitCode expected = ExitCode::model) {
   return {};
 }
 
+// `ref` written with every matrix (tables too) of `type`: the file as read, and the model loaded from it.
+std::pair<GgufFile, LlamaModel> written_and_loaded(const LlamaModel& ref, GgufTensorType type) {
+  GgufModelWriteOptions o;
+  o.linear = type;
+  o.tables = type;
+  const GgufWriter w = gguf_writer_for(ref, o);
+  return {GgufFile::from_bytes(w.bytes(), "m.gguf"), load_bytes(w)};
+}
+
 // The tensor's values as the file's blocks dequantize them, rows moved back
 // to Hugging Face order for attn_q / attn_k.
 MatrixRM file_values(const GgufFile& f, const std::string& name, std::size_t qk_heads = 0) {
@@ -124,12 +133,7 @@ TEST_CASE("GGUF loader: F16 and BF16 keep their type", "[gguf][loader]") {
   const LlamaModel ref = gguf_test_model(7);
   for (const auto& [gguf, type] : {std::pair{GgufTensorType::f16, WeightType::f16},
                                   std::pair{GgufTensorType::bf16, WeightType::bf16}}) {
-    GgufModelWriteOptions o;
-    o.linear = gguf;
-    o.tables = gguf;
-    const GgufWriter w = gguf_writer_for(ref, o);
-    const auto file = GgufFile::from_bytes(w.bytes(), "m.gguf");
-    const LlamaModel m = load_bytes(w);
+    const auto [file, m] = written_and_loaded(ref, gguf);
     CHECK(m.layers[0].wq.type() == type);
     CHECK(m.layers[0].w_down.type() == type);
     CHECK(m.embedding.type() == type);
@@ -145,12 +149,7 @@ TEST_CASE("GGUF loader: Q8_0 and Q4_0 load as int8 / int4 groups of 32 holding t
   const LlamaModel ref = gguf_test_model(11);
   for (const auto& [gguf, type] : {std::pair{GgufTensorType::q8_0, WeightType::int8},
                                   std::pair{GgufTensorType::q4_0, WeightType::int4}}) {
-    GgufModelWriteOptions o;
-    o.linear = gguf;
-    o.tables = gguf;
-    const GgufWriter w = gguf_writer_for(ref, o);
-    const auto file = GgufFile::from_bytes(w.bytes(), "m.gguf");
-    const LlamaModel m = load_bytes(w);
+    const auto [file, m] = written_and_loaded(ref, gguf);
     for (std::size_t i = 0; i < m.layers.size(); ++i) {
       const LlamaLayer& l = m.layers[i];
       const std::string p = "blk." + std::to_string(i) + ".";

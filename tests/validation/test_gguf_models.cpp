@@ -29,6 +29,7 @@
 #include "io/formats/text_tokenizer.hpp"
 #include "sim/evaluation.hpp"
 #include "tests/support/gguf_model_files.hpp"
+#include "tests/support/gguf_vocabulary.hpp"
 #include "tests/support/shared_data.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -55,33 +56,6 @@ double eval_ppl(const std::string& model_path, const std::string& tokens, const 
 
 double relative(double a, double b) {
   return std::abs(a - b) / b;
-}
-
-// llama.cpp's token types (gguf_tokenizer.hpp) of a sentencepiece piece.
-std::int32_t token_type(const sentencepiece::SentencePieceProcessor& sp, int id) {
-  if (sp.IsUnknown(id)) return static_cast<std::int32_t>(GgufTokenType::unknown);
-  if (sp.IsControl(id)) return static_cast<std::int32_t>(GgufTokenType::control);
-  if (sp.IsByte(id)) return static_cast<std::int32_t>(GgufTokenType::byte);
-  if (sp.IsUnused(id)) return static_cast<std::int32_t>(GgufTokenType::unused);
-  return static_cast<std::int32_t>(GgufTokenType::normal);
-}
-
-// The vocabulary as convert_hf_to_gguf.py writes a sentencepiece model's.
-void add_vocabulary(GgufWriter& w, const sentencepiece::SentencePieceProcessor& sp) {
-  std::vector<std::string> pieces;
-  std::vector<float> scores;
-  std::vector<std::int32_t> types;
-  for (int id = 0; id < sp.GetPieceSize(); ++id) {
-    pieces.push_back(sp.IdToPiece(id));
-    scores.push_back(sp.GetScore(id));
-    types.push_back(token_type(sp, id));
-  }
-  w.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
-  w.set("tokenizer.ggml.tokens", GgufValue::of_strings(pieces));
-  w.set("tokenizer.ggml.scores", GgufValue::of_f32s(scores));
-  w.set("tokenizer.ggml.token_type", GgufValue::of_i32s(types));
-  w.set("tokenizer.ggml.unknown_token_id", GgufValue::of_u32(static_cast<std::uint32_t>(sp.unk_id())));
-  w.set("tokenizer.ggml.add_bos_token", GgufValue::of_bool(true));
 }
 
 }  // namespace
@@ -145,8 +119,10 @@ TEST_CASE("GGUF models: brown's vocabulary in the GGUF tokenizes prompts as toke
   REQUIRE(sp.Load(sp_file.string()).ok());
   const LlamaModel hf = load_model(model_dir);
   test::TempDir dir("gguf_models_tok");
-  GgufWriter w = gguf_writer_for(hf);
-  add_vocabulary(w, sp);
+  GgufModelWriteOptions o;
+  o.skip = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"};  // the vocabulary's own
+  GgufWriter w = gguf_writer_for(hf, o);
+  test::add_sentencepiece_vocabulary(w, sp);
   const auto path = dir / "brown.gguf";
   w.write(path);
 
