@@ -325,3 +325,17 @@ TEST_CASE("GGUF loader: a .gguf path loads through load_model, peek_model_config
   CHECK(tok->vocab_size() == ref.config.vocab_size);
   CHECK(tok->encode("a b", true) == std::vector<int>{1, 3, 4});
 }
+
+TEST_CASE("GGUF loader: the fuzz seed of a complete model loads, mixed types kept", "[gguf][loader]") {
+  // fuzz/corpus/fuzz_gguf/llama_model.gguf, written by fuzz/make_gguf_corpus.cpp.
+  const LlamaModel m =
+      load_gguf_model(std::filesystem::path(SPIKESIM_SOURCE_DIR) / "fuzz" / "corpus" / "fuzz_gguf" / "llama_model.gguf");
+  CHECK(m.embedding.type() == WeightType::int8);
+  CHECK(m.layers[0].wq.type() == WeightType::int4);
+  CHECK(m.layers[0].wv.type() == WeightType::int8);
+  CHECK(m.layers[0].w_up.type() == WeightType::f16);
+  CHECK(m.lm_head.type() == WeightType::bf16);
+  Transformer t(m, ForwardMode::dense, {});
+  const std::vector<int> tokens{1, 3, 5, 7};  // vocabulary of 8
+  CHECK(t.forward_sequence(tokens).allFinite());
+}
