@@ -4,7 +4,9 @@
 // tensor infos (dims, type, block sizes, aligned offsets inside the file, no
 // overlap); then touches what an accepted file offers: every typed getter
 // on every key, every tensor's data span and its decoding, and the
-// tokenizer built from the metadata.
+// tokenizer built from the metadata; and the LLaMA loader
+// (io/formats/gguf_loader.hpp) on the same image, which must load a model
+// that validates or refuse with an Error.
 //
 // Seeds: fuzz/corpus/fuzz_gguf/ (fuzz/make_gguf_corpus.cpp). Running it:
 // docs/fuzzing.md.
@@ -16,6 +18,7 @@
 #include "fuzz/fuzz_support.hpp"
 #include "io/formats/gguf.hpp"
 #include "io/formats/gguf_blocks.hpp"
+#include "io/formats/gguf_loader.hpp"
 #include "io/formats/gguf_tokenizer.hpp"
 
 using namespace spikesim;
@@ -87,6 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (int id : ids) FUZZ_CHECK(id >= 0 && id < tok.vocab_size());
       (void)tok.decode(ids);
     });
+  });
+  fuzz::accepts([&] {
+    const LlamaModel m = load_gguf_model_from_bytes(fuzz::as_bytes(data, size), "fuzz.gguf");
+    validate_model(m);
   });
   return 0;
 }

@@ -117,10 +117,32 @@ Bytes two_tensors(std::uint32_t alignment = 32) {
   return w.bytes();
 }
 
+// tiny_llama with every tensor the LLaMA loader (gguf_loader.hpp) needs, so
+// that it loads: F32 norms, Q4_0 q/k, Q8_0 v/o, F16 MLP, BF16 output.
+Bytes complete_llama() {
+  GgufWriter w;
+  const auto base = GgufFile::from_bytes(tiny_llama(), "tiny_llama.gguf");
+  for (const auto& [key, value] : base.metadata()) w.set(key, value);
+  w.add_tensor("token_embd.weight", {32, 8}, ramp(256), GgufTensorType::q8_0);
+  w.add_tensor("blk.0.attn_norm.weight", {32}, ramp(32), GgufTensorType::f32);
+  w.add_tensor("blk.0.attn_q.weight", {32, 32}, ramp(1024), GgufTensorType::q4_0);
+  w.add_tensor("blk.0.attn_k.weight", {32, 16}, ramp(512), GgufTensorType::q4_0);
+  w.add_tensor("blk.0.attn_v.weight", {32, 16}, ramp(512), GgufTensorType::q8_0);
+  w.add_tensor("blk.0.attn_output.weight", {32, 32}, ramp(1024), GgufTensorType::q8_0);
+  w.add_tensor("blk.0.ffn_norm.weight", {32}, ramp(32), GgufTensorType::f32);
+  w.add_tensor("blk.0.ffn_gate.weight", {32, 32}, ramp(1024), GgufTensorType::f16);
+  w.add_tensor("blk.0.ffn_up.weight", {32, 32}, ramp(1024), GgufTensorType::f16);
+  w.add_tensor("blk.0.ffn_down.weight", {32, 32}, ramp(1024), GgufTensorType::f16);
+  w.add_tensor("output_norm.weight", {32}, ramp(32), GgufTensorType::f32);
+  w.add_tensor("output.weight", {32, 8}, ramp(256), GgufTensorType::bf16);
+  return w.bytes();
+}
+
 std::map<std::string, Bytes> seeds() {
   std::map<std::string, Bytes> out;
   out["all_types.gguf"] = all_types();
   out["tiny_llama.gguf"] = tiny_llama();
+  out["llama_model.gguf"] = complete_llama();
   out["two_tensors.gguf"] = two_tensors();
   out["alignment_64.gguf"] = two_tensors(64);
   out["header_only.gguf"] = GgufWriter().bytes();

@@ -56,7 +56,7 @@ struct RunConfig {
 };
 
 struct ModelConfig {
-  std::string path = "generated";  // "generated", a Hugging Face folder or a llama2.c .bin
+  std::string path = "generated";  // "generated", a Hugging Face folder, a llama2.c .bin or a .gguf
   std::string tokenizer;           // "" = <path>/tokenizer.model when present
   bool allow_non_finite = false;
   bool operator==(const ModelConfig&) const = default;

@@ -228,10 +228,10 @@ std::vector<ConfigKey> make_schema() {
       // [model]
       input_path<&C::model, &Model::path>("model.path", "generated",
                                     "\"generated\" (a model built from [generated]), a Hugging Face folder "
-                                    "(config.json + model.safetensors) or a llama2.c .bin file."),
+                                    "(config.json + model.safetensors), a llama2.c .bin file or a GGUF .gguf file."),
       input_path<&C::model, &Model::tokenizer>("model.tokenizer", "",
-                                         "sentencepiece tokenizer.model; \"\" = <model.path>/tokenizer.model "
-                                         "when present."),
+                                         "tokenizer.model, tokenizer.json or a .gguf's vocabulary; \"\" = the "
+                                         "model folder's tokenizer.model (or tokenizer.json), or a .gguf model's own."),
       boolean<&C::model, &Model::allow_non_finite>(
           "model.allow_non_finite", false, "Accept NaN/Inf weights instead of failing (exit code 8)."),
       // [input]

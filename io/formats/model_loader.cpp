@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/saturating.hpp"
+#include "io/formats/gguf_loader.hpp"
 #include "io/formats/hf_loader.hpp"
 #include "io/formats/llama2c_loader.hpp"
 #include "io/formats/safetensors.hpp"
@@ -17,11 +18,12 @@ namespace spikesim {
 LlamaModel load_model(const std::filesystem::path& path, const LoadOptions& options) {
   if (std::filesystem::is_directory(path)) return load_hf_model(path, options);
   if (path.extension() == ".bin") return load_llama2c_model(path, options);
+  if (path.extension() == ".gguf") return load_gguf_model(path, options);
   if (!std::filesystem::exists(path))
     throw Error(ExitCode::model, fmt::format("{}: no such file or directory", path.string()));
   throw Error(ExitCode::model,
               fmt::format("{}: unknown model format (expected a Hugging Face directory with config.json and "
-                          "model.safetensors, or a llama2.c .bin checkpoint)",
+                          "model.safetensors, a llama2.c .bin checkpoint or a .gguf file)",
                           path.string()));
 }
 
@@ -116,6 +118,7 @@ LlamaConfig peek_llama2c(const std::filesystem::path& file) {
 LlamaConfig peek_model_config(const std::filesystem::path& path) {
   if (std::filesystem::is_directory(path)) return peek_hf(path);
   if (path.extension() == ".bin") return peek_llama2c(path);
+  if (path.extension() == ".gguf") return read_gguf_config(path);
   return load_model(path).config;  // throws: no such file or unknown format
 }
 

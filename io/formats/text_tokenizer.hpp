@@ -1,7 +1,7 @@
 #pragma once
 // Text <-> token ids, whatever file the tokenizer comes in: a sentencepiece
-// tokenizer.model (tokenizer.hpp) or a Hugging Face tokenizer.json
-// (tokenizer_json.hpp). A run uses it for prompts and generated text.
+// tokenizer.model (tokenizer.hpp), a Hugging Face tokenizer.json
+// (tokenizer_json.hpp) or a GGUF file's vocabulary (gguf_tokenizer.hpp). A run uses it for prompts and generated text.
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -26,12 +26,14 @@ class TextTokenizer {
   [[nodiscard]] virtual const std::filesystem::path& path() const = 0;
 };
 
-// Opens `file` by its name: *.json as tokenizer.json, anything else as a
+// Opens `file` by its name: *.json as tokenizer.json, *.gguf as the GGUF's
+// own tokenizer.ggml.* vocabulary (gguf_tokenizer.hpp), anything else as a
 // sentencepiece model. Error(model) naming the file when it cannot.
 std::unique_ptr<TextTokenizer> open_tokenizer(const std::filesystem::path& file);
 
 // The tokenizer file of a model folder: tokenizer.model when present, else
-// tokenizer.json; empty when it has neither (or `model` is not a folder).
+// tokenizer.json; a .gguf model file itself when it holds tokenizer.ggml.*;
+// empty when there is none.
 std::filesystem::path find_model_tokenizer(const std::filesystem::path& model);
 
 }  // namespace spikesim

@@ -31,7 +31,7 @@ struct Alias {
 
 // Flags that take a value; each sets its key to that value.
 constexpr Alias kValueAliases[] = {
-    {"--model", "model.path", "Hugging Face folder, llama2.c .bin, or \"generated\""},
+    {"--model", "model.path", "Hugging Face folder, llama2.c .bin, .gguf file, or \"generated\""},
     {"--tokens", "input.token_file", "Little-endian int32 token file"},
     {"--windows", "eval.windows", "Windows (or rows) to evaluate [16]"},
     {"--seq", "eval.seq", "Tokens predicted per window (row length with --rows) [256]"},

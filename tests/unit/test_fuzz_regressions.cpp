@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "io/config/config.hpp"
 #include "io/formats/gguf.hpp"
+#include "io/formats/gguf_loader.hpp"
 #include "io/formats/gguf_tokenizer.hpp"
 #include "io/formats/hf_loader.hpp"
 #include "io/formats/llama2c_loader.hpp"
@@ -231,6 +232,7 @@ TEST_CASE("every fuzz seed is accepted or refused with an Error", "[fuzz_regress
       for (const auto& t : file.tensors()) CHECK(file.read_f32(t.name).size() == t.elements());
       if (file.has("tokenizer.ggml.model")) accepted([&] { (void)GgufTokenizer(file).encode("Hello world", true); });
     }));
+    tally(accepted([&] { (void)load_gguf_model(seed); }));
   }
   for (const auto& seed : seeds("fuzz_hf_config")) {
     INFO(seed.string());

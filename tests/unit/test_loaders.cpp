@@ -661,9 +661,13 @@ TEST_CASE("load_model dispatches on the path and refuses the unknown", "[loaders
   TempDir tmp("loaders");
   require_error([&] { load_model(tmp / "missing.bin"); }, ExitCode::model, {"missing.bin"});
   require_error([&] { load_model(tmp / "nothing_here"); }, ExitCode::model, {"nothing_here", "no such"});
+  write_file(tmp / "weights.pt", "PK");
+  require_error([&] { load_model(tmp / "weights.pt"); }, ExitCode::model,
+                {"weights.pt", "unknown model format", ".gguf"});
+  // .gguf is a format of its own (gguf_loader.hpp): its reader names what is wrong.
   write_file(tmp / "weights.gguf", "GGUF");
   require_error([&] { load_model(tmp / "weights.gguf"); }, ExitCode::model,
-                {"weights.gguf", "unknown model format"});
+                {"weights.gguf", "shorter than the 24-byte GGUF header"});
   fs::create_directories(tmp / "empty");
   require_error([&] { load_model(tmp / "empty"); }, ExitCode::model, {"config.json"});
 }

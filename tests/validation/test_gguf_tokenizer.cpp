@@ -16,20 +16,12 @@
 #include "io/formats/gguf.hpp"
 #include "io/formats/gguf_tokenizer.hpp"
 #include "io/formats/gguf_writer.hpp"
+#include "tests/support/gguf_vocabulary.hpp"
 #include "tests/support/shared_data.hpp"
 
 using namespace spikesim;
 
 namespace {
-
-// llama.cpp's token types (gguf_tokenizer.hpp) of a sentencepiece piece.
-std::int32_t token_type(const sentencepiece::SentencePieceProcessor& sp, int id) {
-  if (sp.IsUnknown(id)) return static_cast<std::int32_t>(GgufTokenType::unknown);
-  if (sp.IsControl(id)) return static_cast<std::int32_t>(GgufTokenType::control);
-  if (sp.IsByte(id)) return static_cast<std::int32_t>(GgufTokenType::byte);
-  if (sp.IsUnused(id)) return static_cast<std::int32_t>(GgufTokenType::unused);
-  return static_cast<std::int32_t>(GgufTokenType::normal);
-}
 
 std::string show(const std::vector<int>& ids, std::size_t from) {
   std::string out;
@@ -46,24 +38,9 @@ TEST_CASE("GGUF tokenizer: Brown vocabulary encodes brown_dev as sentencepiece d
   sentencepiece::SentencePieceProcessor sp;
   REQUIRE(sp.Load(model_file.string()).ok());
 
-  std::vector<std::string> pieces;
-  std::vector<float> scores;
-  std::vector<std::int32_t> types;
-  for (int id = 0; id < sp.GetPieceSize(); ++id) {
-    pieces.push_back(sp.IdToPiece(id));
-    scores.push_back(sp.GetScore(id));
-    types.push_back(token_type(sp, id));
-  }
   GgufWriter writer;
   writer.set("general.architecture", GgufValue::of_string("llama"));
-  writer.set("tokenizer.ggml.model", GgufValue::of_string("llama"));
-  writer.set("tokenizer.ggml.tokens", GgufValue::of_strings(pieces));
-  writer.set("tokenizer.ggml.scores", GgufValue::of_f32s(scores));
-  writer.set("tokenizer.ggml.token_type", GgufValue::of_i32s(types));
-  writer.set("tokenizer.ggml.bos_token_id", GgufValue::of_u32(static_cast<std::uint32_t>(sp.bos_id())));
-  writer.set("tokenizer.ggml.eos_token_id", GgufValue::of_u32(static_cast<std::uint32_t>(sp.eos_id())));
-  writer.set("tokenizer.ggml.unknown_token_id", GgufValue::of_u32(static_cast<std::uint32_t>(sp.unk_id())));
-  writer.set("tokenizer.ggml.add_bos_token", GgufValue::of_bool(true));
+  test::add_sentencepiece_vocabulary(writer, sp);
   const auto file = GgufFile::from_bytes(writer.bytes(), "brown-vocab.gguf");
   const GgufTokenizer tok(file);
   REQUIRE(tok.vocab_size() == sp.GetPieceSize());
