@@ -152,6 +152,16 @@ void flatten(const toml::table& table, const std::string& prefix,
 
 std::size_t line_of(const toml::node& node) { return node.source().begin.line; }
 
+// toml++ iterates a table in key order; a sweep's keys go in the order they
+// are written (the grid's last key varies fastest, labels read as written).
+void sort_as_written(std::vector<std::pair<std::string, const toml::node*>>& pairs) {
+  std::stable_sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) {
+    const auto& x = a.second->source().begin;
+    const auto& y = b.second->source().begin;
+    return x.line != y.line ? x.line < y.line : x.column < y.column;
+  });
+}
+
 std::string label_of(const std::vector<SweepEntry>& entries) {
   std::string label;
   for (const auto& e : entries)
@@ -244,6 +254,7 @@ SweepPlan load_sweep(const std::filesystem::path& file) {
       throw Error(ExitCode::config, fmt::format("{}: sweep.grid must be a table", where(file, line_of(*grid))));
     std::vector<std::pair<std::string, const toml::node*>> axes;
     flatten(*grid->as_table(), "", axes);
+    sort_as_written(axes);
     swept.emplace_back();
     for (const auto& [key, node] : axes) {
       // Every value of this key, times every setting so far (the last key varies fastest).
@@ -270,6 +281,7 @@ SweepPlan load_sweep(const std::filesystem::path& file) {
     for (const auto& point : *points->as_array()) {
       std::vector<std::pair<std::string, const toml::node*>> pairs;
       flatten(*point.as_table(), "", pairs);
+      sort_as_written(pairs);
       swept.emplace_back();
       for (const auto& [key, node] : pairs) {
         swept.back().push_back(make_entry(key, node, {}, file, line_of(*node)));

@@ -6,12 +6,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim/sweep.hpp"
@@ -139,4 +142,36 @@ TEST_CASE("sweep: an unknown key is refused naming it", "[sweep]") {
   CHECK(out.err.find("did you mean 'encoding.bits'") != std::string::npos);
   CHECK(test::error_line_count(out.err) == 1);
   CHECK_FALSE(fs::exists(dir / "sweep.jsonl"));
+}
+
+TEST_CASE("sweep: SIGINT abandons the setting in flight, writes nothing for it, and exits 130", "[sweep][interrupt]") {
+  test::TempDir dir("sweep_int");
+  // Settings that take seconds each (d = 256 over 4 windows of 255 tokens).
+  std::ofstream tokens(dir / "tokens.i32", std::ios::binary);
+  for (std::int32_t t = 0; t < 1300; ++t) {
+    const std::int32_t token = (t * 37 + 11) % 256;
+    tokens.write(reinterpret_cast<const char*>(&token), sizeof token);
+  }
+  tokens.close();
+  test::write_file(dir / "sweep.toml",
+                   "[sweep]\n"
+                   "set = [\"input.token_file=tokens.i32\", \"eval.windows=4\", \"eval.seq=255\",\n"
+                   "       \"encoding.calib_windows=1\", \"encoding.saliency=uniform\", \"generated.dim=256\",\n"
+                   "       \"generated.hidden_dim=768\"]\n"
+                   "[sweep.grid]\nencoding.bits = [3, 4]\n");
+  const fs::path err = dir / "stderr.txt";
+  test::Process p({"sweep", (dir / "sweep.toml").string()}, dir / "stdout.txt", err);
+  REQUIRE(p.started());
+  const auto deadline = test::Process::Clock::now() + std::chrono::seconds(30);
+  while (test::read_file(err).find("[1/2]") == std::string::npos && test::Process::Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  p.signal(SIGINT);
+  const auto code = p.wait(std::chrono::seconds(30));
+  INFO(test::read_file(err));
+  REQUIRE(code);
+  CHECK(*code == 130);
+  CHECK(test::read_file(err).find("interrupted") != std::string::npos);
+  // The setting in flight left no line, not even part of one.
+  CHECK(lines_of(dir / "sweep.jsonl").empty());
 }
