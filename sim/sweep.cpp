@@ -374,7 +374,7 @@ std::vector<std::size_t> pareto_front(const std::vector<nlohmann::json>& rows) {
   return front;
 }
 
-std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows) {
+std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows, const std::vector<std::string>& order) {
   std::vector<std::string> keys;
   for (const auto& row : rows)
     for (const auto& [key, value] : row["settings"].items()) {
@@ -384,6 +384,10 @@ std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows) {
       });
       if (varies) keys.push_back(key);
     }
+  const auto rank = [&](const std::string& key) {
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), key) - order.begin());
+  };
+  std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
   return keys;
 }
 
@@ -397,8 +401,8 @@ std::string settings_label(const nlohmann::json& row, const std::vector<std::str
   return label.empty() ? "(base)" : label;
 }
 
-std::string sweep_table(const std::vector<nlohmann::json>& rows) {
-  const auto keys = varying_keys(rows);
+std::string sweep_table(const std::vector<nlohmann::json>& rows, const std::vector<std::string>& key_order) {
+  const auto keys = varying_keys(rows, key_order);
   const auto front = pareto_front(rows);
   std::vector<std::string> labels;
   std::size_t width = 7;
@@ -450,8 +454,9 @@ svg::Axis log_axis(std::string label, std::string unit, double min_value, double
 
 }  // namespace
 
-svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::string& source) {
-  const auto keys = varying_keys(rows);
+svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::string& source,
+                        const std::vector<std::string>& key_order) {
+  const auto keys = varying_keys(rows, key_order);
   const auto front = pareto_front(rows);
   std::vector<std::size_t> plotted;
   double e_min = INFINITY, e_max = 0, p_min = INFINITY, p_max = 0;
@@ -482,7 +487,8 @@ svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::stri
     staircase.push_back({std::log10(ep.first), std::log10(ep.second)});
   }
   if (staircase.size() > 1) panel.step_line(staircase, front_colour, 1.5, "front");
-  const bool label_all = plotted.size() <= 12;
+  // Beyond a few settings the labels of dominated points would cover the front's.
+  const bool label_all = plotted.size() <= 6;
   for (const std::size_t i : plotted) {
     const auto ep = *energy_and_ppl(rows[i]);
     const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
@@ -493,7 +499,9 @@ svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::stri
                {"data-ppl", svg::number(ep.second)},
                {"data-front", on_front ? "1" : "0"},
                {"data-settings", label}});
-    if (on_front || label_all) panel.text(at, label, svg::Anchor::start, -7);
+    // Labels on the right half end at their point, so that they stay inside the figure.
+    const bool right_half = at.x > (panel.x().min + panel.x().max) / 2;
+    if (on_front || label_all) panel.text(at, label, right_half ? svg::Anchor::end : svg::Anchor::start, -7);
   }
   panel.legend("non-dominated setting", front_colour, svg::LegendShape::dot);
   panel.legend("dominated setting", other_colour, svg::LegendShape::dot);

@@ -66,17 +66,21 @@ std::vector<nlohmann::json> read_sweep_rows(const std::filesystem::path& jsonl,
 std::vector<std::size_t> pareto_front(const std::vector<nlohmann::json>& rows);
 
 // Keys of "settings" whose values differ between rows: what the sweep varied.
-std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows);
+// Those named in `order` (a sweep's keys as written) come first, in that
+// order; the others follow in key order.
+std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows,
+                                      const std::vector<std::string>& order = {});
 // "key=value key=value" of a row's settings restricted to `keys`.
 std::string settings_label(const nlohmann::json& row, const std::vector<std::string>& keys);
 
 // The table printed at the end of a sweep: one line per row (its varying
 // settings, ppl, energy per token), front rows marked with '*'.
-std::string sweep_table(const std::vector<nlohmann::json>& rows);
+std::string sweep_table(const std::vector<nlohmann::json>& rows, const std::vector<std::string>& key_order = {});
 
 // ppl against energy per token on log axes: every row with both numbers a
 // dot (<circle class="setting">), the front as a step line and its points
-// labelled with the varying keys.
-svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::string& source);
+// labelled with the varying keys (every point when there are few).
+svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::string& source,
+                        const std::vector<std::string>& key_order = {});
 
 }  // namespace spikesim

@@ -156,9 +156,9 @@ void add_sweep_command(CLI::App& app) {
           ordered.push_back(r);
           break;
         }
-    std::cout << sweep_table(ordered);
+    std::cout << sweep_table(ordered, plan.swept_keys);
     if (std::any_of(ordered.begin(), ordered.end(), [](const nlohmann::json& r) { return r.contains("energy_pj_per_token"); })) {
-      write_text(plot, pareto_plot(ordered, plan.output.filename().string()).render(true));
+      write_text(plot, pareto_plot(ordered, plan.output.filename().string(), plan.swept_keys).render(true));
       std::cout << fmt::format("wrote {} and {}\n", plan.output.string(), plot.string());
     } else {
       std::cout << fmt::format("wrote {} (no Pareto plot: energy is counted in spiking mode only)\n", plan.output.string());
