@@ -14,5 +14,6 @@ void add_graph_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_config_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace spikesim::cli

@@ -1,5 +1,6 @@
 // spikesim plot OUT.h5 raster|membrane|energy|rates [--population NAME]
 //              [--tokens A:B] [--neurons 0,1,2] [-o FILE.svg]
+// spikesim plot SWEEP.jsonl pareto [-o FILE.svg]
 #include <fmt/format.h>
 
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "io/report/plots.hpp"
 #include "io/report/report.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/sweep.hpp"
 
 namespace spikesim::cli {
 
@@ -24,11 +26,12 @@ void add_plot_command(CLI::App& app) {
                                  "membrane (traced neurons' membrane "
                                  "and multi-level spikes), energy (energy and operations per layer, spiking "
                                  "vs dense), rates (spikes per token "
-                                 "per channel, salient channels marked)");
-  cmd->add_option("file", o->file, "HDF5 file written by spikesim run")->required();
-  cmd->add_option("kind", o->kind, "raster, membrane, energy or rates")
+                                 "per channel, salient channels marked); or a sweep's JSONL as pareto (ppl against energy per "
+                                 "token, the non-dominated settings joined)");
+  cmd->add_option("file", o->file, "HDF5 file written by spikesim run (pareto: JSONL written by spikesim sweep)")->required();
+  cmd->add_option("kind", o->kind, "raster, membrane, energy, rates or pareto")
       ->required()
-      ->check(CLI::IsMember({"raster", "membrane", "energy", "rates"}));
+      ->check(CLI::IsMember({"raster", "membrane", "energy", "rates", "pareto"}));
   cmd->add_option("--population", o->population,
                   "Population (raster, rates: required; membrane: default the first traced one)");
   cmd->add_option(
@@ -56,9 +59,14 @@ void add_plot_command(CLI::App& app) {
     if (!o->population.empty() && o->kind == "energy")
       usage("--population does not apply to the energy plot");
 
-    const RunReport report = read_run_report(o->file);
+    if (o->kind == "pareto" && !o->population.empty()) usage("--population does not apply to the pareto plot");
+
     svg::Figure figure("");
-    if (o->kind == "raster") {
+    if (o->kind == "pareto") {
+      if (!std::filesystem::is_regular_file(o->file))
+        throw Error(ExitCode::data, fmt::format("{}: no such sweep output (spikesim sweep writes it)", o->file));
+      figure = pareto_plot(read_sweep_rows(o->file), std::filesystem::path(o->file).filename().string());
+    } else if (const RunReport report = read_run_report(o->file); o->kind == "raster") {
       RasterOptions ro;
       ro.population = o->population;
       if (!o->tokens.empty()) ro.tokens = parse_token_range(o->tokens);

@@ -18,7 +18,8 @@
 // 2. Every config key the docs name (`section.key` anywhere in docs/**/*.md,
 //    and `[section]` / `key = ...` in ```toml blocks) exists in the schema
 //    (config_keys(), io/config/config.hpp).
-// 3. Every examples/*.toml parses as a valid configuration.
+// 3. Every examples/*.toml parses as a valid configuration (a sweep file,
+//    one [sweep] table, as a valid sweep: sim/sweep.hpp).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -36,6 +37,7 @@
 
 #include "core/error.hpp"
 #include "io/config/config.hpp"
+#include "sim/sweep.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/shared_data.hpp"
 #include "tests/support/subprocess.hpp"
@@ -414,7 +416,11 @@ TEST_CASE("every example config is a valid configuration", "[docs]") {
     ++n;
     INFO(e.path().string());
     try {
-      (void)parse_config(test::read_file_or_fail(e.path()), e.path().filename().string());
+      const std::string text = test::read_file_or_fail(e.path());
+      if (text.find("\n[sweep]") != std::string::npos || text.starts_with("[sweep]"))
+        (void)load_sweep(e.path());
+      else
+        (void)parse_config(text, e.path().filename().string());
     } catch (const Error& err) {
       FAIL_CHECK(err.what());
     }

@@ -1,0 +1,177 @@
+// `spikesim sweep`: a 2x2 grid on a small generated model writes one JSON
+// line per setting, resumes without redoing finished settings (and redoes
+// the ones whose line was cut or lost), refuses an unknown key, and its
+// front and Pareto SVG hold what the rows say.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sim/sweep.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/subprocess.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace spikesim;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A small generated model (so a setting takes well under a second) and a
+// token file of 64 tokens: one window of 8 predicted tokens, calibration from
+// the windows after it.
+void write_sweep_inputs(const test::TempDir& dir) {
+  std::ofstream tokens(dir / "tokens.i32", std::ios::binary);
+  for (std::int32_t t = 0; t < 64; ++t) {
+    const std::int32_t token = (t * 37 + 11) % 96;
+    tokens.write(reinterpret_cast<const char*>(&token), sizeof token);
+  }
+  tokens.close();
+  test::write_file(dir / "sweep.toml",
+                   "[sweep]\n"
+                   "set = [\"model.path=generated\", \"input.token_file=tokens.i32\", \"eval.windows=1\",\n"
+                   "       \"eval.seq=8\", \"encoding.calib_windows=2\", \"run.threads=1\",\n"
+                   "       \"generated.dim=32\", \"generated.hidden_dim=64\", \"generated.layers=1\",\n"
+                   "       \"generated.heads=2\", \"generated.kv_heads=1\", \"generated.vocab=96\"]\n"
+                   "[sweep.grid]\n"
+                   "encoding.bits = [2, 4]\n"
+                   "\"encoding.low_p\" = [0.5, 0.9]\n");
+}
+
+std::vector<std::string> lines_of(const fs::path& file) {
+  std::vector<std::string> lines;
+  std::istringstream in(test::read_file(file));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("sweep: a 2x2 grid writes 4 settings, resumes, and draws its front", "[sweep]") {
+  test::TempDir dir("sweep");
+  write_sweep_inputs(dir);
+  const fs::path jsonl = dir / "sweep.jsonl", svg = dir / "sweep.svg";
+
+  auto first = test::run_spikesim({"sweep", (dir / "sweep.toml").string()}, dir.path(), 120);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  auto lines = lines_of(jsonl);
+  REQUIRE(lines.size() == 4);
+  std::set<std::string> settings;
+  for (const auto& line : lines) {
+    const auto row = nlohmann::json::parse(line);
+    settings.insert(row["settings"].dump());
+    CHECK(row["settings"]["eval.windows"] == 1);
+    CHECK(row.contains("ppl"));
+    CHECK(row.contains("energy_pj_per_token"));
+    CHECK(row.contains("spikes_per_token"));
+  }
+  CHECK(settings.size() == 4);
+  CHECK(first.err.find("[4/4]") != std::string::npos);
+  CHECK(first.err.find("ETA") != std::string::npos);
+
+  SECTION("a second run skips every setting and writes nothing") {
+    const std::string before = test::read_file(jsonl);
+    auto again = test::run_spikesim({"sweep", (dir / "sweep.toml").string()}, dir.path(), 120);
+    REQUIRE(again.code == 0);
+    CHECK(again.err.find("4 already in") != std::string::npos);
+    CHECK(test::read_file(jsonl) == before);
+  }
+
+  SECTION("a lost last line and a line cut mid-way are evaluated again, and only they") {
+    // Line 2 cut in the middle, line 4 gone.
+    std::string text = lines[0] + "\n" + lines[1].substr(0, lines[1].size() / 2) + "\n" + lines[2] + "\n";
+    test::write_file(jsonl, text);
+    auto resumed = test::run_spikesim({"sweep", (dir / "sweep.toml").string()}, dir.path(), 120);
+    INFO(resumed.err);
+    REQUIRE(resumed.code == 0);
+    CHECK(resumed.err.find("2 already in") != std::string::npos);
+    CHECK(resumed.err.find("2 to evaluate") != std::string::npos);
+    const auto after = lines_of(jsonl);
+    REQUIRE(after.size() == 4);
+    std::set<std::string> again;
+    for (const auto& line : after) again.insert(nlohmann::json::parse(line)["settings"].dump());
+    CHECK(again == settings);
+  }
+
+  SECTION("the front is not empty and no front point is dominated; the SVG has one marker per setting") {
+    const auto rows = read_sweep_rows(jsonl);
+    const auto front = pareto_front(rows);
+    REQUIRE(!front.empty());
+    for (const auto i : front)
+      for (const auto& other : rows) {
+        const double e = rows[i]["energy_pj_per_token"], p = rows[i]["ppl"];
+        const double oe = other["energy_pj_per_token"], op = other["ppl"];
+        CHECK_FALSE((oe <= e && op <= p && (oe < e || op < p)));
+      }
+    CHECK(first.out.find("non-dominated") != std::string::npos);
+    REQUIRE(fs::exists(svg));
+    CHECK(count_of(test::read_file(svg), "class=\"setting\"") == 4);
+
+    const fs::path plotted = dir / "front.svg";
+    auto plot = test::run_spikesim({"plot", jsonl.string(), "pareto", "-o", plotted.string()}, dir.path());
+    REQUIRE(plot.code == 0);
+    CHECK(count_of(test::read_file(plotted), "class=\"setting\"") == 4);
+    CHECK(count_of(test::read_file(plotted), "data-front=\"1\"") == front.size());
+  }
+}
+
+TEST_CASE("sweep: an unknown key is refused naming it", "[sweep]") {
+  test::TempDir dir("sweep_bad");
+  test::write_file(dir / "sweep.toml", "[sweep]\n[sweep.grid]\nencoding.bitz = [2, 4]\n");
+  auto out = test::run_spikesim({"sweep", (dir / "sweep.toml").string()}, dir.path());
+  CHECK(out.code == 3);
+  CHECK(out.err.find("encoding.bitz") != std::string::npos);
+  CHECK(out.err.find("did you mean 'encoding.bits'") != std::string::npos);
+  CHECK(test::error_line_count(out.err) == 1);
+  CHECK_FALSE(fs::exists(dir / "sweep.jsonl"));
+}
+
+TEST_CASE("sweep: SIGINT abandons the setting in flight, writes nothing for it, and exits 130", "[sweep][interrupt]") {
+  test::TempDir dir("sweep_int");
+  // Settings that take seconds each (d = 256 over 4 windows of 255 tokens).
+  std::ofstream tokens(dir / "tokens.i32", std::ios::binary);
+  for (std::int32_t t = 0; t < 1300; ++t) {
+    const std::int32_t token = (t * 37 + 11) % 256;
+    tokens.write(reinterpret_cast<const char*>(&token), sizeof token);
+  }
+  tokens.close();
+  test::write_file(dir / "sweep.toml",
+                   "[sweep]\n"
+                   "set = [\"input.token_file=tokens.i32\", \"eval.windows=4\", \"eval.seq=255\",\n"
+                   "       \"encoding.calib_windows=1\", \"encoding.saliency=uniform\", \"generated.dim=256\",\n"
+                   "       \"generated.hidden_dim=768\"]\n"
+                   "[sweep.grid]\nencoding.bits = [3, 4]\n");
+  const fs::path err = dir / "stderr.txt";
+  test::Process p({"sweep", (dir / "sweep.toml").string()}, dir / "stdout.txt", err);
+  REQUIRE(p.started());
+  const auto deadline = test::Process::Clock::now() + std::chrono::seconds(30);
+  while (test::read_file(err).find("[1/2]") == std::string::npos && test::Process::Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  p.signal(SIGINT);
+  const auto code = p.wait(std::chrono::seconds(30));
+  INFO(test::read_file(err));
+  REQUIRE(code);
+  CHECK(*code == 130);
+  CHECK(test::read_file(err).find("interrupted") != std::string::npos);
+  // The setting in flight left no line, not even part of one.
+  CHECK(lines_of(dir / "sweep.jsonl").empty());
+}
