@@ -33,6 +33,8 @@ struct GeneratedModelSpec {
   int max_seq_len = 256;
   int outliers = 4;  // outlier channels
   double outlier_scale = 8.0;
+  WeightType dtype = WeightType::f32;  // element type of the weights (see above)
+  int group = 128;                     // int8/int4: inputs per scale group; 0 = per output channel
   bool operator==(const GeneratedModelSpec&) const = default;
 };
 
