@@ -10,9 +10,7 @@
 //
 // Run: ./build/bench/delivery_bench [--reps N] [--formats f32,bf16,int8,int4]
 // Results: the weights issue's note (docs/concepts/weights.md explains the layout).
-#include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
-#include <tbb/parallel_reduce.h>
 
 #include <fmt/format.h>
 
@@ -23,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/array_sum.hpp"
 #include "core/random.hpp"
 #include "core/weights/weight_quantizer.hpp"
 #include "network/integrator.hpp"
@@ -59,15 +58,7 @@ double best_seconds(int reps, F&& f) {
 double read_bandwidth(std::size_t bytes, int reps) {
   std::vector<std::uint64_t> a(bytes / 8, 1);
   volatile std::uint64_t sink = 0;
-  const double s = best_seconds(reps, [&] {
-    sink = sink + tbb::parallel_reduce(
-                      tbb::blocked_range<std::size_t>(0, a.size(), 1 << 16), std::uint64_t{0},
-                      [&](const auto& r, std::uint64_t acc) {
-                        for (std::size_t i = r.begin(); i < r.end(); ++i) acc += a[i];
-                        return acc;
-                      },
-                      [](std::uint64_t x, std::uint64_t y) { return x + y; });
-  });
+  const double s = best_seconds(reps, [&] { sink = sink + bench::array_sum(a); });
   return static_cast<double>(a.size() * 8) / s;
 }
 

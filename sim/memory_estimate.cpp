@@ -13,6 +13,7 @@
 #include "core/event.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
+#include "io/formats/safetensors.hpp"
 #include "network/dense_projection.hpp"
 #include "network/linear_stack_mapper.hpp"
 #include "network/llama/mapper.hpp"
@@ -62,6 +63,11 @@ struct Shape {
   u64 L, d, h, q, k, V, head_dim, kv_heads;
 };
 
+// Weight groups along `in` inputs (0 or >= in: one per output channel).
+u64 weight_groups(u64 in, u64 group) {
+  return group == 0 || group >= in ? 1 : (in + group - 1) / group;
+}
+
 Shape shape_of(const LlamaConfig& c) {
   const u64 head_dim = u(c.head_dim > 0 ? c.head_dim : (c.n_heads > 0 ? c.dim / c.n_heads : 0));
   return {
@@ -69,18 +75,49 @@ Shape shape_of(const LlamaConfig& c) {
       u(c.vocab_size), head_dim, u(c.n_kv_heads)};
 }
 
-// fp32 weights as every loader builds them, plus the largest transient copy.
-u64 weight_bytes(const Shape& s) {
-  u64 per_layer = add(add(mul(2, s.d), mul(2, s.q, s.d)), add(mul(2, s.k, s.d), mul(3, s.h, s.d)));
-  u64 params = add(add(mul(2, s.V, s.d), mul(s.L, per_layer)), s.d);
-  const u64 transient =
-      std::max(mul(s.L, s.h, s.d), mul(s.V, s.d));  // llama2.c stacked w1/w2/w3, or one tensor
-  return mul(add(params, transient), 4);
+// Bytes of one [out x in] tensor as WeightTensor::stored_bytes counts them:
+// the elements as stored, and for integer types a 4-byte scale per group per
+// output plus a 1-byte zero point when asymmetric.
+u64 tensor_bytes(u64 out, u64 in, const HeldFormat& f) {
+  u64 bytes = (mul(out, in, storage_bits(f.type)) + 7) / 8;
+  if (is_integer(f.type)) bytes = add(bytes, mul(out, weight_groups(in, f.group), f.zero_points ? 5 : 4));
+  return bytes;
 }
 
-// A projection holds no weights of its own (it reads the model's tensor):
-// its double integrator and column sums (2 groups).
-u64 projection_bytes(u64 /*d_in*/, u64 d_out) { return mul(2 * 2 * 8, d_out); }
+// The weights as held (HeldWeights), plus the loader's largest transient copy.
+u64 weight_bytes(const Shape& s, const HeldWeights& w) {
+  const u64 per_layer = add(add(mul(2 * 4, s.d), add(tensor_bytes(s.q, s.d, w.linear), tensor_bytes(s.d, s.q, w.linear))),
+                            add(mul(2, tensor_bytes(s.k, s.d, w.linear)),
+                                add(mul(2, tensor_bytes(s.h, s.d, w.linear)), tensor_bytes(s.d, s.h, w.linear))));
+  // The embedding and lm_head (its own matrix even when tied), the final norm.
+  const u64 held = add(add(mul(2, tensor_bytes(s.V, s.d, w.tables)), mul(s.L, per_layer)), mul(4, s.d));
+  u64 transient = 0;
+  switch (w.transient) {
+    case Transient::llama2c_stack:  // one stacked fp32 array of all layers (w1/w2/w3), or one table
+      transient = mul(4, std::max(mul(s.L, s.h, s.d), mul(s.V, s.d)));
+      break;
+    case Transient::one_tensor_f32:  // the largest tensor read or drawn as fp32, then converted
+      transient = mul(4, std::max(mul(s.h, s.d), mul(s.V, s.d)));
+      break;
+    case Transient::generated_codes:  // a bf16 table drawn as fp32, or one linear layer's 1-byte codes
+      transient = std::max(mul(4, s.V, s.d), mul(s.h, s.d));
+      break;
+  }
+  return add(held, transient);
+}
+
+// Projections hold no weights of their own (they read the model's tensor):
+// a float projection keeps a double integrator and column sums per source
+// threshold group (2 groups); an integer one keeps, besides those doubles,
+// int32 accumulator rows per (threshold group, weight group) pair
+// (network/int_projection.hpp).
+u64 projection_bytes(u64 d_in, u64 d_out, const HeldFormat& weights) {
+  constexpr u64 kThresholdGroups = 2;
+  u64 bytes = mul(kThresholdGroups * 2 * 8, d_out);
+  if (is_integer(weights.type))
+    bytes = add(bytes, mul(kThresholdGroups * 4, weight_groups(d_in, weights.group), d_out));
+  return bytes;
+}
 
 // Calls f(edge) for every static projection of the network.
 template <typename F>
@@ -90,11 +127,15 @@ void for_each_projection(const NetworkGraph& net, F f) {
     if (g[*e].kind == EdgeKind::projection) f(g[*e]);
 }
 
-// Every spiking projection of the network; a dense run keeps none.
-u64 projections_bytes(const NetworkGraph& net, ForwardMode mode) {
+// Every spiking projection of the network; a dense run keeps none. The
+// lm_head's projection (spiked lm_head) reads the table format.
+u64 projections_bytes(const NetworkGraph& net, ForwardMode mode, const HeldWeights& w) {
   if (mode == ForwardMode::dense) return 0;
   u64 total = 0;
-  for_each_projection(net, [&](const EdgeInfo& p) { total = add(total, projection_bytes(p.d_in, p.d_out)); });
+  for_each_projection(net, [&](const EdgeInfo& p) {
+    const bool lm_head = p.name.find("lm_head") != std::string::npos;
+    total = add(total, projection_bytes(p.d_in, p.d_out, lm_head ? w.tables : w.run_linear));
+  });
   return total;
 }
 
@@ -200,6 +241,59 @@ std::string MemoryEstimate::breakdown() const {
                      format_bytes(recording), format_bytes(buffers));
 }
 
+HeldWeights held_weights(const SimConfig& cfg) {
+  HeldWeights w;
+  const WeightsConfig& q = cfg.weights;
+  auto quantized_by_run = [&](HeldWeights held) {
+    held.run_linear = held.linear;
+    // weights.bits quantizes the loaded linear layers (after loading: the loaded model is the peak).
+    if (q.bits != 0)
+      held.run_linear = {q.bits <= 4 ? WeightType::int4 : WeightType::int8, static_cast<u64>(q.group), !q.symmetric};
+    return held;
+  };
+  if (cfg.model.path == "generated") {
+    const GeneratedModelConfig& g = cfg.generated;
+    if (g.dtype == WeightType::f32) {
+      w.transient = Transient::one_tensor_f32;
+    } else if (is_integer(g.dtype)) {
+      w.linear = {g.dtype, static_cast<u64>(g.group), true};
+      w.tables = {WeightType::bf16, 0, false};
+      w.transient = Transient::generated_codes;
+    } else {
+      w.linear = w.tables = {g.dtype, 0, false};
+      w.transient = Transient::one_tensor_f32;
+    }
+    w.source = fmt::format("[generated] dtype {}", weight_type_name(g.dtype));
+    return quantized_by_run(w);
+  }
+  const std::filesystem::path path(cfg.model.path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // Hugging Face: the element type of the safetensors header (mapping reads no weights).
+    w.transient = Transient::one_tensor_f32;
+    const auto single = path / "model.safetensors", index = path / "model.safetensors.index.json";
+    const auto file = std::filesystem::exists(single, ec) ? single : index;
+    try {
+      const SafetensorsArchive archive(file);
+      auto held_type = [&](const std::string& name) {
+        if (!archive.contains(name)) return WeightType::f32;
+        const SafetensorsDtype t = archive.info(name).dtype;
+        return t == SafetensorsDtype::bf16 ? WeightType::bf16 : t == SafetensorsDtype::f16 ? WeightType::f16 : WeightType::f32;
+      };
+      w.linear = {held_type("model.layers.0.mlp.up_proj.weight"), 0, false};
+      w.tables = {held_type("model.embed_tokens.weight"), 0, false};
+      w.source = fmt::format("safetensors {}", weight_type_name(w.linear.type));
+    } catch (const Error&) {
+      w.source = "fp32 (safetensors header unreadable)";
+    }
+    return quantized_by_run(w);
+  }
+  // llama2.c is fp32; GGUF is charged as fp32 too (its block types are not read here).
+  w.transient = Transient::llama2c_stack;
+  w.source = "fp32";
+  return quantized_by_run(w);
+}
+
 MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& model) {
   const Shape s = shape_of(model);
   const ForwardMode mode = cfg.run.mode;
@@ -212,8 +306,9 @@ MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& mode
 
   const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(mode, e));
   MemoryEstimate m;
-  m.weights = weight_bytes(s);
-  m.projections = projections_bytes(net, mode);
+  const HeldWeights held = held_weights(cfg);
+  m.weights = weight_bytes(s, held);
+  m.projections = projections_bytes(net, mode, held);
   // The run's network and the dense reference it is compared with.
   m.kv_cache = add(kv_cache_bytes(s, positions, mode, e.kv_spiking),
                    mode == ForwardMode::dense ? kv_cache_bytes(s, positions, mode, e.kv_spiking)
@@ -250,7 +345,7 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
   for_each_projection(net, [&](const EdgeInfo& p) {
     m.weights = add(m.weights, mul(sizeof(float), p.d_in, p.d_out));
   });
-  m.projections = projections_bytes(net, ForwardMode::spiking);
+  m.projections = projections_bytes(net, ForwardMode::spiking, HeldWeights{});
   if (cfg.record.enabled && cfg.record.spikes)
     for_each_encoder(net, [&](const NodeInfo& n) {
       m.recording = add(m.recording, spike_buffer_bytes(n.size, u64{1} << std::min(cfg.encoding.addbit, 16u),
@@ -266,8 +361,9 @@ MemoryEstimate estimate_eval_memory(const SimConfig& cfg, const LlamaConfig& mod
   const u64 positions = u(cfg.eval.seq) + (cfg.eval.rows ? 0 : 1);
   const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(cfg.run.mode, e));
   MemoryEstimate m;
-  m.weights = weight_bytes(s);
-  m.projections = projections_bytes(net, cfg.run.mode);
+  const HeldWeights held = held_weights(cfg);
+  m.weights = weight_bytes(s, held);
+  m.projections = projections_bytes(net, cfg.run.mode, held);
   m.kv_cache = kv_cache_bytes(s, positions, cfg.run.mode, e.kv_spiking);
   m.recording = mul(2 * 4, positions, s.V);  // one window's logits and the copy scoring reads
   m.buffers = add(mul(neurons(net), kPerNeuronState + kPerNeuronEvents), kBaseline);

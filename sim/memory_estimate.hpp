@@ -9,15 +9,33 @@
 // --seq (+1 for windows) for `eval`), L layers, d = dim, h = hidden_dim,
 // q = n_heads·head_dim, k = n_kv_heads·head_dim, V = vocab, all in bytes:
 //
-//   weights      4 · (2·V·d + L·(2d + 2·q·d + 2·k·d + 3·h·d) + d)
-//                (fp32; lm_head is its own matrix even when tied)
-//                + the loader's largest transient copy (llama2.c reads one
-//                stacked array of all layers at a time: 4·L·h·d)
+//   weights      as held (held_weights): the linear layers wq, wk, wv, wo
+//                (q·d, k·d, k·d, d·q), w_gate, w_up, w_down (h·d, h·d, d·h)
+//                per layer, the embedding and lm_head (V·d each; lm_head
+//                is its own matrix even when tied), norms fp32 (4·(2L + 1)·d).
+//                A tensor of n = out·in weights costs n·b/8 bytes for b-bit
+//                storage (f32 32, bf16/f16 16, int8 8, int4 4), and integer
+//                tensors add per output and weight group a 4-byte scale and
+//                a 1-byte zero point (asymmetric).
+//                The format: the generated model's [generated] dtype/group
+//                (int8/int4: tables bf16); a Hugging Face folder's
+//                safetensors dtype read from the header; fp32 for llama2.c
+//                and, not read here, GGUF (an over-estimate for Q8_0/Q4_0).
+//                weights.bits quantizes after loading, so the loaded
+//                format is the peak.
+//                Plus the loader's largest transient copy: llama2.c reads
+//                one stacked fp32 array of all layers (4·L·h·d); Hugging
+//                Face and the float generated model one tensor as fp32
+//                (4·max(h·d, V·d)); the int8/int4 generated model one
+//                layer's 1-byte codes or a bf16 table drawn as fp32.
 //   projections  quantized/spiking only: every projection of the network
 //                the run executes (network_for, the shape-only Network)
-//                keeps a transposed fp32 copy (4·d_in·d_out) and, per output,
-//                a double integrator and column sum per salient group
-//                (2 groups · 2 · 8 · d_out); the lm_head too when spiked
+//                reads the model's tensor and keeps, per output, a double
+//                integrator and column sum per source threshold group
+//                (2 groups · 2 · 8 · d_out); integer projections also keep
+//                int32 accumulator rows per (threshold group, weight group)
+//                (2 · ceil(d_in / group) · 4 · d_out); the lm_head too
+//                when spiked
 //   KV cache     per layer, per K and V, per position, per KV head: a cached
 //                vector of ~160 bytes of bookkeeping plus
 //                  dense (or kv_spiking off): 4 · head_dim
@@ -63,6 +81,26 @@ struct MemoryEstimate {
   // "weights 1.2 GiB, projections ..., KV cache ..., recording ..., buffers ..."
   [[nodiscard]] std::string breakdown() const;
 };
+
+// One tensor's storage format: element type, inputs per scale group (0 =
+// per output channel) and whether zero points are stored (integer types).
+struct HeldFormat {
+  WeightType type = WeightType::f32;
+  std::uint64_t group = 0;
+  bool zero_points = false;
+};
+// The loader's largest transient copy (see weights above).
+enum class Transient : std::uint8_t { llama2c_stack, one_tensor_f32, generated_codes };
+// How a run holds its model's weights.
+struct HeldWeights {
+  HeldFormat linear;      // as loaded or generated
+  HeldFormat tables;      // embedding and lm_head
+  HeldFormat run_linear;  // after weights.bits quantization (= linear without it)
+  Transient transient = Transient::one_tensor_f32;
+  std::string source;     // where the format came from, for messages
+};
+// The format of the model `config` names (see weights above).
+HeldWeights held_weights(const SimConfig& config);
 
 struct MemoryLimit {
   std::uint64_t bytes = 0;

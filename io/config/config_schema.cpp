@@ -270,6 +270,14 @@ std::vector<ConfigKey> make_schema() {
           "generated.outlier_scale", 8.0, 1.0, 1000.0,
           "Magnitude of the outlier channels relative to the others."),
       integer<&C::generated, &Gen::seed>("generated.seed", 1234, 0, kNoMax, "Seed of the generated weights."),
+      choice<&C::generated, &Gen::dtype>(
+          "generated.dtype", "f32", {"f32", "bf16", "f16", "int8", "int4"},
+          "Element type the weights are generated in. f32 draws the model in one sequential stream; the "
+          "others draw blocks of rows in parallel straight into the type (int8/int4: RTN, asymmetric, "
+          "embedding and lm_head bf16), so they are not the rounding of the f32 model."),
+      integer<&C::generated, &Gen::group>("generated.group", 128, 0, 1 << 16,
+                                          "int8/int4: inputs per weight scale group; 0 = one group per output "
+                                          "channel."),
       // [linear_stack]
       int_list<&C::linear_stack, &Stack::sizes>(
           "linear_stack.sizes", {256, 512, 256}, 1, k1M, 2,
