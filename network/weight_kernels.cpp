@@ -233,6 +233,12 @@ std::size_t slice_grain(std::size_t n) {
   return std::clamp<std::size_t>((per_core + 63) / 64 * 64, 1024, 8192);
 }
 
+SPIKESIM_FLOAT_CLONES void f32_axpy4(float* __restrict acc, const float* __restrict w0, const float* __restrict w1,
+                                      const float* __restrict w2, const float* __restrict w3, float s0, float s1,
+                                      float s2, float s3, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) acc[j] += (s0 * w0[j] + s1 * w1[j]) + (s2 * w2[j] + s3 * w3[j]);
+}
+
 // Σ w[c] · x[c] in double, four partial sums (the order is fixed, so the
 // result does not depend on the clone).
 SPIKESIM_FLOAT_CLONES double dot_f32(const float* __restrict w, const float* __restrict x, std::size_t n) {
@@ -362,6 +368,25 @@ void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y)
       }
     });
   };
+  if (w.type() == WeightType::f32) {
+    // The dense f32 product accumulates in float, as a dense fp32 network
+    // does (and twice as wide as double): it feeds no exact comparison.
+    thread_local std::vector<float> facc;
+    facc.assign(acc.size(), 0.0f);
+    float* const out = facc.data();  // slices run on other threads: not their thread_local
+    for_each_output_slice(rows, [&](std::size_t j0, std::size_t j1) {
+      std::size_t i = 0;
+      for (; i + 4 <= w.cols(); i += 4)
+        f32_axpy4(out + j0, w.line_as<float>(i) + j0, w.line_as<float>(i + 1) + j0,
+                  w.line_as<float>(i + 2) + j0, w.line_as<float>(i + 3) + j0, x[i], x[i + 1], x[i + 2], x[i + 3],
+                  j1 - j0);
+      for (; i < w.cols(); ++i)
+        f32_axpy4(out + j0, w.line_as<float>(i) + j0, w.line_as<float>(i) + j0, w.line_as<float>(i) + j0,
+                  w.line_as<float>(i) + j0, x[i], 0.0f, 0.0f, 0.0f, j1 - j0);
+    });
+    std::copy(facc.begin(), facc.begin() + static_cast<std::ptrdiff_t>(rows), y.begin());
+    return;
+  }
   if (!integer) {
     run_lines(0, w.cols(), acc.data());
   } else {
