@@ -65,7 +65,6 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
 void write_footprint(Hdf5Recorder& rec, const std::vector<std::pair<std::string, const WeightTensor*>>& weights,
                      const std::vector<const Eigen::VectorXf*>& biases) {
   std::uint64_t count = 0, zeros = 0, bytes = 0;
-  std::vector<float> row;
   for (const auto& [name, w] : weights) {
     const std::string group = "/spikesim/weights/" + name;
     rec.write_attribute(group, "format", w->format());
@@ -75,11 +74,7 @@ void write_footprint(Hdf5Recorder& rec, const std::vector<std::pair<std::string,
     rec.write_attribute(group, "rows", static_cast<std::uint64_t>(w->rows()));
     rec.write_attribute(group, "cols", static_cast<std::uint64_t>(w->cols()));
     count += static_cast<std::uint64_t>(w->size());
-    row.resize(w->cols());
-    for (std::size_t r = 0; r < w->rows(); ++r) {
-      w->row_to_f32(r, row);
-      zeros += static_cast<std::uint64_t>(std::count(row.begin(), row.end(), 0.0f));
-    }
+    zeros += w->count_zeros();
     bytes += w->stored_bytes();
   }
   for (const Eigen::VectorXf* b : biases) bytes += static_cast<std::uint64_t>(b->size()) * sizeof(float);

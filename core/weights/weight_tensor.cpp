@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <cstring>
@@ -289,6 +290,38 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
     }
   }
   return from_codes(rows_, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order);
+}
+
+std::uint64_t WeightTensor::count_zeros() const {
+  const bool by_input = order_ == WeightOrder::by_input;
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::size_t>(0, lines(), 16), std::uint64_t{0},
+      [&](const tbb::blocked_range<std::size_t>& r, std::uint64_t zeros) {
+        for (std::size_t i = r.begin(); i < r.end(); ++i) {
+          const std::size_t n = line_length();
+          switch (type_) {
+            case WeightType::f32: {
+              const float* l = line_as<float>(i);
+              for (std::size_t j = 0; j < n; ++j) zeros += l[j] == 0.0f;
+              break;
+            }
+            case WeightType::bf16:
+            case WeightType::f16: {
+              const auto* l = line_as<std::uint16_t>(i);
+              for (std::size_t j = 0; j < n; ++j) zeros += (l[j] & 0x7fffU) == 0;
+              break;
+            }
+            default:  // integer: a zero weight is a code equal to its zero point, or a zero scale
+              for (std::size_t j = 0; j < n; ++j) {
+                const std::size_t row = by_input ? j : i, col = by_input ? i : j;
+                const std::size_t g = col / group_;
+                zeros += code(row, col) == zero(row, g) || scale(row, g) == 0.0f;
+              }
+          }
+        }
+        return zeros;
+      },
+      [](std::uint64_t a, std::uint64_t b) { return a + b; });
 }
 
 std::uint64_t WeightTensor::line_bytes() const {

@@ -168,6 +168,9 @@ class WeightTensor {
   // The same weights in the other order (a copy; an int4 tensor stays int4).
   [[nodiscard]] WeightTensor reordered(WeightOrder order) const;
 
+  // Elements that are exactly zero (NeuroBench ConnectionSparsity), read in
+  // the stored type, line by line.
+  [[nodiscard]] std::uint64_t count_zeros() const;
   // Bytes held: elements as stored (padding excluded), scales and zero points.
   [[nodiscard]] std::uint64_t stored_bytes() const;
   // Bytes an event streams: one line as stored (padding excluded).
