@@ -63,7 +63,9 @@ void check_interrupted_run(int sig, const char* sig_name) {
   INFO("stderr:\n" << read_file(dir / "stderr.txt"));
   REQUIRE(fs::exists(partial));
   REQUIRE(run.running());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Long enough for the first tokens under the sanitizers too (the run file's
+  // identity, every weight's format and footprint, is written before them).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   REQUIRE(run.running());  // the run is far from done: the signal interrupts it
   const auto t_signal = Clock::now();
   run.signal(sig);
@@ -136,7 +138,7 @@ TEST_CASE("interrupt: run --json prints the summary of the tokens done with comp
   REQUIRE(run.started());
   while (!fs::exists(partial) && run.running() && Clock::now() - t0 < std::chrono::seconds(20))
     (void)run.wait(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the first tokens, sanitizers included
   REQUIRE(run.running());
   run.signal(SIGINT);
   const auto code = run.wait(std::chrono::seconds(10));
