@@ -200,8 +200,10 @@ Profile parse_profile(std::string_view text, const std::string& where) {
       refuse(where, line_of(*precision),
              fmt::format("key 'precision' must be a table ([precision.fp32] ...), found {}", type_of(*precision)));
     for (auto&& [k, node] : *table) {
+      // A named copy: clang 14 does not let a lambda capture a structured binding.
+      const std::string_view key = k.str();
       const auto it = std::find_if(kPrecisions.begin(), kPrecisions.end(),
-                                   [&](Precision q) { return precision_name(q) == k.str(); });
+                                   [key](Precision q) { return precision_name(q) == key; });
       if (it == kPrecisions.end())
         refuse(where, line_of(node),
                fmt::format("unknown key 'precision.{}' (a precision is fp32, int32 or int8)", k.str()));
