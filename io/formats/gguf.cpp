@@ -1,10 +1,5 @@
 #include "io/formats/gguf.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -14,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.hpp"
+#include "io/formats/mapped_file.hpp"
 #include "io/formats/gguf_blocks.hpp"
 
 namespace spikesim {
@@ -367,58 +363,28 @@ std::uint64_t GgufTensorInfo::row_bytes() const {
 // ---- the file -------------------------------------------------------------------------
 
 // The file's bytes: memory-mapped, or a copy held in memory (from_bytes).
-struct GgufFile::Mapping {
-  const std::byte* data = nullptr;
-  std::uint64_t size = 0;
-  void* mapped = nullptr;
-  std::vector<std::byte> owned;
-
-  explicit Mapping(std::span<const std::byte> bytes) : owned(bytes.begin(), bytes.end()) {
-    data = owned.data();
-    size = owned.size();
-  }
-  explicit Mapping(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    size = regular ? static_cast<std::uint64_t>(st.st_size) : 0;
-    if (regular && size > 0) mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int mmap_errno = errno;
-    ::close(fd);  // a mapping outlives its descriptor
-    if (!regular) fail(path, "not a regular file");
-    if (mapped == MAP_FAILED) fail(path, fmt::format("cannot memory-map: {}", std::strerror(mmap_errno)));
-    data = static_cast<const std::byte*>(mapped);
-  }
-  ~Mapping() {
-    if (mapped != nullptr && mapped != MAP_FAILED) ::munmap(mapped, size);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-};
-
 GgufFile::~GgufFile() = default;
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
 GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 
-GgufFile::GgufFile(const std::filesystem::path& path) : GgufFile(path, std::make_unique<Mapping>(path)) {}
+GgufFile::GgufFile(const std::filesystem::path& path) : GgufFile(path, std::make_unique<MappedFile>(path)) {}
 
-GgufFile::GgufFile(std::filesystem::path path, std::unique_ptr<Mapping> map)
+GgufFile::GgufFile(std::filesystem::path path, std::unique_ptr<MappedFile> map)
     : path_(std::move(path)), map_(std::move(map)) {
   parse();
 }
 
 GgufFile GgufFile::from_bytes(std::span<const std::byte> bytes, const std::string& source_name) {
-  return GgufFile(source_name, std::make_unique<Mapping>(bytes));
+  return GgufFile(source_name, std::make_unique<MappedFile>(bytes));
 }
 
 void GgufFile::parse() {
-  const std::uint64_t size = map_->size;
+  const std::uint64_t size = map_->size();
   if (size < kHeaderBytes)
     fail(path_, fmt::format("file is {} bytes, shorter than the {}-byte GGUF header", size, kHeaderBytes));
-  Cursor in(path_, map_->data, size);
+  Cursor in(path_, map_->data(), size);
   const auto magic = in.read<std::uint32_t>("magic");
-  if (std::memcmp(map_->data, "GGUF", 4) != 0)
+  if (std::memcmp(map_->data(), "GGUF", 4) != 0)
     fail(path_, fmt::format("not a GGUF file: magic is 0x{:08x}, expected the bytes \"GGUF\"", magic));
   const auto version = in.read<std::uint32_t>("version");
   if (version != kGgufVersion)
@@ -634,7 +600,7 @@ const GgufTensorInfo& GgufFile::tensor(const std::string& name) const {
 
 std::span<const std::byte> GgufFile::data(const std::string& name) const {
   const auto& t = tensor(name);
-  return {map_->data + data_offset_ + t.offset, static_cast<std::size_t>(t.byte_size)};
+  return {map_->data() + data_offset_ + t.offset, static_cast<std::size_t>(t.byte_size)};
 }
 
 std::vector<float> GgufFile::read_f32(const std::string& name) const {

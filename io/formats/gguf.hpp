@@ -53,6 +53,8 @@
 
 namespace spikesim {
 
+class MappedFile;  // io/formats/mapped_file.hpp
+
 inline constexpr std::uint32_t kGgufVersion = 3;
 inline constexpr std::uint32_t kGgufDefaultAlignment = 32;
 inline constexpr int kGgufMaxDims = 4;
@@ -199,12 +201,11 @@ class GgufFile {
   [[nodiscard]] std::vector<float> read_f32(const std::string& name) const;
 
  private:
-  struct Mapping;
-  GgufFile(std::filesystem::path path, std::unique_ptr<Mapping> map);
+  GgufFile(std::filesystem::path path, std::unique_ptr<MappedFile> map);
   void parse();
   [[nodiscard]] const GgufValue& typed(const std::string& key, GgufValueType expected) const;
   std::filesystem::path path_;
-  std::unique_ptr<Mapping> map_;
+  std::unique_ptr<MappedFile> map_;
   std::uint32_t alignment_ = kGgufDefaultAlignment;
   std::uint64_t data_offset_ = 0;
   std::map<std::string, GgufValue> metadata_;

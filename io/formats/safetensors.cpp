@@ -1,10 +1,5 @@
 #include "io/formats/safetensors.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -14,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "io/formats/mapped_file.hpp"
 
 namespace spikesim {
 
@@ -66,62 +62,26 @@ std::uint64_t SafetensorsTensorInfo::elements() const {
 // ---- one file ---------------------------------------------------------------
 
 // The file's bytes: memory-mapped, or a copy held in memory (from_bytes).
-struct SafetensorsFile::Mapping {
-  const std::byte* data = nullptr;
-  std::uint64_t size = 0;
-  bool mapped = false;
-  std::vector<std::byte> owned;
-  explicit Mapping(std::span<const std::byte> bytes) : owned(bytes.begin(), bytes.end()) {
-    data = owned.data();
-    size = owned.size();
-  }
-  explicit Mapping(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      fail(path, "not a regular file");
-    }
-    size = static_cast<std::uint64_t>(st.st_size);
-    if (size > 0) {
-      void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        ::close(fd);
-        fail(path, fmt::format("cannot memory-map: {}", std::strerror(errno)));
-      }
-      data = static_cast<const std::byte*>(p);
-      mapped = true;
-    }
-    ::close(fd);  // the mapping stays valid
-  }
-  ~Mapping() {
-    if (mapped) ::munmap(const_cast<std::byte*>(data), size);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-};
-
 SafetensorsFile::~SafetensorsFile() = default;
 SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
-    : SafetensorsFile(path, std::make_unique<Mapping>(path)) {}
+    : SafetensorsFile(path, std::make_unique<MappedFile>(path)) {}
 
-SafetensorsFile::SafetensorsFile(std::filesystem::path path, std::unique_ptr<Mapping> map)
+SafetensorsFile::SafetensorsFile(std::filesystem::path path, std::unique_ptr<MappedFile> map)
     : path_(std::move(path)), map_(std::move(map)) {
   parse_header();
 }
 
 SafetensorsFile SafetensorsFile::from_bytes(std::span<const std::byte> bytes, const std::string& source_name) {
-  return SafetensorsFile(source_name, std::make_unique<Mapping>(bytes));
+  return SafetensorsFile(source_name, std::make_unique<MappedFile>(bytes));
 }
 
 void SafetensorsFile::parse_header() {
-  const std::uint64_t size = map_->size;
+  const std::uint64_t size = map_->size();
   if (size < 8) fail(path_, fmt::format("file is {} bytes, shorter than the 8-byte header length", size));
-  const auto header_len = load_le<std::uint64_t>(map_->data);
+  const auto header_len = load_le<std::uint64_t>(map_->data());
   if (header_len > size - 8)
     fail(path_, fmt::format("header length {} is larger than the file allows ({} bytes after the length)",
                             header_len, size - 8));
@@ -130,7 +90,7 @@ void SafetensorsFile::parse_header() {
   data_start_ = 8 + header_len;
   const std::uint64_t data_size = size - data_start_;
 
-  const auto* text = reinterpret_cast<const char*>(map_->data + 8);
+  const auto* text = reinterpret_cast<const char*>(map_->data() + 8);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + header_len);
@@ -216,7 +176,7 @@ const SafetensorsTensorInfo& SafetensorsFile::info(const std::string& name) cons
 
 std::span<const std::byte> SafetensorsFile::raw(const std::string& name) const {
   const auto& t = info(name);
-  return {map_->data + data_start_ + t.begin, static_cast<std::size_t>(t.end - t.begin)};
+  return {map_->data() + data_start_ + t.begin, static_cast<std::size_t>(t.end - t.begin)};
 }
 
 std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {

@@ -33,6 +33,8 @@
 
 namespace spikesim {
 
+class MappedFile;  // io/formats/mapped_file.hpp
+
 enum class SafetensorsDtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean, other };
 
 struct SafetensorsTensorInfo {
@@ -70,11 +72,10 @@ class SafetensorsFile {
   [[nodiscard]] std::span<const std::byte> raw(const std::string& name) const;
 
  private:
-  struct Mapping;
-  SafetensorsFile(std::filesystem::path path, std::unique_ptr<Mapping> map);
+  SafetensorsFile(std::filesystem::path path, std::unique_ptr<MappedFile> map);
   void parse_header();
   std::filesystem::path path_;
-  std::unique_ptr<Mapping> map_;
+  std::unique_ptr<MappedFile> map_;
   std::uint64_t data_start_ = 0;
   std::map<std::string, std::string> metadata_;
   std::map<std::string, SafetensorsTensorInfo> tensors_;
