@@ -2,7 +2,7 @@
 // (io/formats/gguf_writer.hpp): valid files of every tensor and value type,
 // and copies patched to break one rule each, the refusals the reader must make.
 //
-//   ./build-fuzz/fuzz/make_gguf_corpus fuzz/corpus/fuzz_gguf     (from the repository root)
+//   ./build-asan/fuzz/make_gguf_corpus fuzz/corpus/fuzz_gguf     (from the repository root)
 //
 // Every seed is deterministic and at most a few KiB. Rerun after changing the
 // format layer, and commit the result; files it does not write (regress_*
