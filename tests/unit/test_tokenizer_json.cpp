@@ -657,6 +657,8 @@ TEST_CASE("tokenizer.json: files", "[tokenizer_json]") {
              Catch::Contains(missing.string()) && Catch::Contains("not found"));
 }
 
+// json::array, not braces, around one added token: clang reads `= {obj}` as a copy of the
+// object where gcc builds a one-element array.
 TEST_CASE("tokenizer.json: unsupported settings are refused by name", "[tokenizer_json]") {
   json j = make_tokenizer({"ab"}, json{"a b"});
   const auto refused = [&](auto&& edit, const char* key, const char* detail) {
@@ -709,21 +711,21 @@ TEST_CASE("tokenizer.json: unsupported settings are refused by name", "[tokenize
   refused([](json& c) { c["decoder"] = nullptr; }, "decoder", "ByteLevel");
   refused([](json& c) { c["post_processor"] = {{"type", "RobertaProcessing"}}; }, "post_processor.type",
           "\"RobertaProcessing\"");
-  refused([](json& c) { c["added_tokens"] = {added_token(257, "<a>", true), added_token(258, "<a>", true)}; },
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(257, "<a>", true), added_token(258, "<a>", true)}); },
           "added_tokens[1].content", "added_tokens[0]");
-  refused([](json& c) { c["added_tokens"] = {added_token(257, "<a>", true), added_token(257, "<b>", true)}; },
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(257, "<a>", true), added_token(257, "<b>", true)}); },
           "added_tokens[1].id", "added_tokens[0]");
-  refused([](json& c) { c["added_tokens"] = {added_token(5, "<a>", true)}; }, "added_tokens[0].id", "model.vocab");
-  refused([](json& c) { c["added_tokens"] = {added_token(300, "<a>", true)}; }, "added_tokens[0].id", "257");
-  refused([](json& c) { c["added_tokens"] = {added_token(258, "<a>", true), added_token(257, "<b>", true)}; },
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(5, "<a>", true)}); }, "added_tokens[0].id", "model.vocab");
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(300, "<a>", true)}); }, "added_tokens[0].id", "257");
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(258, "<a>", true), added_token(257, "<b>", true)}); },
           "added_tokens[0].id", "257");
   refused([](json& c) {
     c["model"]["vocab"]["gap"] = 258;  // vocab has 258 entries, so the added token gets 258 too
-    c["added_tokens"] = {added_token(258, "<a>", true)};
+    c["added_tokens"] = json::array({added_token(258, "<a>", true)});
   },
           "added_tokens[0].id", "model.vocab's id for \"gap\"");
-  refused([](json& c) { c["added_tokens"] = {added_token(300, "ab", false)}; }, "added_tokens[0].id", "256");
-  refused([](json& c) { c["added_tokens"] = {added_token(300, "", false)}; }, "added_tokens[0].content", "empty");
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(300, "ab", false)}); }, "added_tokens[0].id", "256");
+  refused([](json& c) { c["added_tokens"] = json::array({added_token(300, "", false)}); }, "added_tokens[0].content", "empty");
   refused([](json& c) { c["added_tokens"] = {{{"content", "<a>"}}}; }, "added_tokens[0].id", "missing");
   refused([](json& c) { c["added_tokens"] = {{{"id", 300}, {"content", "<a>"}, {"lstrip", 1}}}; },
           "added_tokens[0].lstrip", "expected true or false");
