@@ -76,7 +76,7 @@ TEST_CASE("grid ranges: a clip ratio scales the range and the values beyond it c
   CHECK(q[3] == 3);  // 3.6 / 0.6 = 6 clips to L = 3
 }
 
-TEST_CASE("grid ranges: a clip ratio outside (0, 1] is refused", "[gif][ranges]") {
+TEST_CASE("grid ranges: a clip ratio outside 0 < c <= 1 is refused", "[gif][ranges]") {
   GifGrid grid = GifGrid::uniform(4, 4, 1, false);
   CHECK_THROWS_AS(grid.set_range({false, 0.0f}), Error);
   CHECK_THROWS_AS(grid.set_range({false, 1.5f}), Error);
