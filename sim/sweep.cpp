@@ -472,7 +472,14 @@ std::vector<std::pair<double, std::string>> log_ticks(double lo, double hi) {
       }
     if (ticks.size() >= 3) return ticks;
   }
-  return {};  // too narrow for round values: the computed linear ticks of the log10 values
+  // Too narrow for round values (perplexities within a few percent): five
+  // evenly spaced ticks, labelled with their values (not their log10).
+  std::vector<std::pair<double, std::string>> ticks;
+  for (int k = 0; k < 5; ++k) {
+    const double at = lo + (hi - lo) * (k + 0.5) / 5.0;
+    ticks.emplace_back(at, fmt::format("{:.3g}", std::pow(10.0, at)));
+  }
+  return ticks;
 }
 
 svg::Axis log_axis(std::string label, std::string unit, double min_value, double max_value) {
