@@ -409,7 +409,10 @@ std::vector<std::size_t> pareto_front(const std::vector<nlohmann::json>& rows) {
 std::vector<std::string> varying_keys(const std::vector<nlohmann::json>& rows, const std::vector<std::string>& order) {
   std::vector<std::string> keys;
   for (const auto& row : rows)
-    for (const auto& [key, value] : row["settings"].items()) {
+    for (const auto& item : row["settings"].items()) {
+      // Named copies, not structured bindings: clang 14 cannot capture those in the lambda.
+      const std::string key = item.key();
+      const nlohmann::json& value = item.value();
       if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
       const bool varies = std::any_of(rows.begin(), rows.end(), [&](const nlohmann::json& other) {
         return !other["settings"].contains(key) || other["settings"][key] != value;

@@ -4,6 +4,8 @@
 // the spiking run stops equalling the quantized one.
 #include <catch2/catch.hpp>
 
+#include <tbb/global_control.h>
+
 #include <cmath>
 
 #include "core/error.hpp"
@@ -190,4 +192,17 @@ TEST_CASE("config: the accuracy keys are checked by name", "[accuracy][config]")
   CHECK_THROWS_WITH(config_with({"smoothing.alpha=1.5"}), Catch::Contains("smoothing.alpha"));
   CHECK_THROWS_WITH(config_with({"clipping.weights=true"}), Catch::Contains("weights.bits"));
   CHECK_NOTHROW(config_with({"clipping.weights=true", "weights.bits=4"}));
+}
+
+TEST_CASE("mixed precision: the same bits on one thread and on all", "[accuracy][precision][threads]") {
+  const LlamaModel m = model_under_test();
+  const SimConfig cfg = config_with({"encoding.bits=3", "encoding.bits_budget=3.6", "encoding.saliency=uniform"});
+  EncoderSettings all, one;
+  const nlohmann::json parallel = allocate_bits(m, cfg.encoding, {}, kCalibration, all);
+  {
+    tbb::global_control single(tbb::global_control::max_allowed_parallelism, 1);
+    const nlohmann::json serial = allocate_bits(m, cfg.encoding, {}, kCalibration, one);
+    CHECK(serial == parallel);
+  }
+  CHECK(all == one);
 }
