@@ -12,12 +12,15 @@
 #include "core/weights/weight_quantizer.hpp"
 #include "io/config/config.hpp"
 #include "io/formats/generated_model.hpp"
+#include "io/report/report.hpp"
 #include "sim/accuracy_methods.hpp"
 #include "sim/clipping.hpp"
 #include "sim/mixed_precision.hpp"
+#include "sim/run_driver.hpp"
 #include "sim/rotation.hpp"
 #include "sim/smoothing.hpp"
 #include "sim/transformer.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace spikesim;
 
@@ -205,4 +208,21 @@ TEST_CASE("mixed precision: the same bits on one thread and on all", "[accuracy]
     CHECK(serial == parallel);
   }
   CHECK(all == one);
+}
+
+TEST_CASE("run: the summary and the report say which accuracy methods ran", "[accuracy][report]") {
+  test::TempDir dir("accuracy_run");
+  const auto out = dir / "out.h5";
+  const SimConfig cfg = parse_config("", "<test>",
+                                     {"generated.dim=32", "generated.hidden_dim=64", "generated.layers=1",
+                                      "generated.heads=2", "generated.kv_heads=1", "generated.vocab=96",
+                                      "run.tokens=4", "run.progress=false", "encoding.calib_windows=1",
+                                      "smoothing.method=search", "encoding.group_ranges=true",
+                                      "record.output=\"" + out.string() + "\""});
+  const nlohmann::json summary = run_simulation(cfg).summary;
+  CHECK(summary["smoothing"] == "search");
+  CHECK(summary["calibrated"].contains("smoothing_alpha"));
+  const RunReport report = read_run_report(out);
+  CHECK_THAT(report.accuracy_methods, Catch::Contains("smoothing search") && Catch::Contains("per-group ranges"));
+  CHECK_THAT(format_report_text(report), Catch::Contains("accuracy methods"));
 }
