@@ -24,6 +24,7 @@ struct EncodingSpec {
   SaliencyMethod saliency = SaliencyMethod::hessian;
   bool kv_spiking = true;     // GIF-encode K and V (per position and KV head)
   bool spike_lm_head = false; // SpikeLLM keeps the lm_head dense
+  bool group_ranges = false;  // each θ group takes its range from its own channels (GridRange)
   bool operator==(const EncodingSpec&) const = default;
 };
 

@@ -40,30 +40,49 @@ double GifGrid::bits_per_token(std::size_t i) const {
   return std::log2(states);
 }
 
+void GifGrid::set_range(const GridRange& range) {
+  if (!(range.clip > 0.0f && range.clip <= 1.0f))
+    throw Error(ExitCode::config, fmt::format("GIF grid: clip ratio {} outside (0, 1]", range.clip));
+  if (range.per_group && groups() > kMaxRangeGroups)
+    throw Error(ExitCode::config, fmt::format("GIF grid: {} groups, per-group ranges take at most {}", groups(),
+                                              kMaxRangeGroups));
+  range_ = range;
+}
+
 void GifGrid::quantize(std::span<const float> x, std::string_view owner, TokenScale& scale,
                        std::span<std::int32_t> q) const {
   if (x.size() != size() || q.size() != size())
     throw Error(ExitCode::internal,
                 fmt::format("population '{}': input has {} values, expected {}", owner, x.size(), size()));
-  float lo = 0, hi = 0, absmax = 0;
+  const std::size_t G = groups();
+  // One range per group with per-group ranges, else the token's for all.
+  const std::size_t R = range_.per_group ? G : 1;
+  float lo[kMaxRangeGroups], hi[kMaxRangeGroups], absmax[kMaxRangeGroups];
+  bool seen[kMaxRangeGroups];
+  std::fill_n(lo, R, 0.0f), std::fill_n(hi, R, 0.0f), std::fill_n(absmax, R, 0.0f), std::fill_n(seen, R, false);
   for (std::size_t i = 0; i < x.size(); ++i) {
     const float v = x[i];
     if (!std::isfinite(v))
       throw Error(ExitCode::numeric,
                   fmt::format("population '{}': neuron {} received a non-finite input ({})", owner, i, v));
-    if (i == 0 || v < lo) lo = v;
-    if (i == 0 || v > hi) hi = v;
-    absmax = std::max(absmax, std::fabs(v));
+    const std::size_t r = range_.per_group ? group_of_[i] : 0;
+    if (!seen[r] || v < lo[r]) lo[r] = v;
+    if (!seen[r] || v > hi[r]) hi[r] = v;
+    seen[r] = true;
+    absmax[r] = std::max(absmax[r], std::fabs(v));
   }
-  const std::size_t G = groups();
   scale.theta.resize(G);
   scale.zero.resize(G);
+  const float c = range_.clip;
   for (std::size_t g = 0; g < G; ++g) {
+    const std::size_t r = range_.per_group ? g : 0;
     const float L = static_cast<float>(group_levels_[g]);
-    const float range = signed_ ? absmax : hi - lo;
+    // Unclipped (c = 1) this is the contract's arithmetic to the bit.
+    const float low = c == 1.0f ? lo[r] : c * lo[r];
+    const float range = signed_ ? (c == 1.0f ? absmax[r] : c * absmax[r]) : (c == 1.0f ? hi[r] - lo[r] : c * (hi[r] - lo[r]));
     const float theta = std::max(range / L, kMinThreshold);
     scale.theta[g] = theta;
-    scale.zero[g] = signed_ ? 0 : static_cast<std::int64_t>(std::nearbyint(-lo / theta));
+    scale.zero[g] = signed_ ? 0 : static_cast<std::int64_t>(std::nearbyint(-low / theta));
   }
   for (std::size_t i = 0; i < x.size(); ++i) {
     const std::uint32_t g = group_of_[i];

@@ -14,6 +14,14 @@
 //
 // θ_i depends on i only through L_i, so neurons with the same L form a group
 // that shares θ and z; integrators keep one accumulator row per group.
+//
+// Two departures from the contract, off by default (GridRange):
+//   per-group ranges  x_min/x_max (max|x|) run over the group's own channels,
+//                     so the salient outliers no longer set the others' θ;
+//   clip c in (0, 1]  the range is c·(x_max − x_min) from c·x_min (signed:
+//                     c·max|x|); the clamp to the grid clips the values
+//                     outside. Both paths (quantized and spiking) quantize
+//                     here, so spiking still equals quantized exactly.
 // Rounding is to nearest, ties to even, as torch.round (SpikeLLM/OmniQuant).
 #include <cstdint>
 #include <span>
@@ -25,6 +33,15 @@
 namespace spikesim {
 
 inline constexpr float kMinThreshold = 1e-5f;
+
+// Per-group ranges are kept on the stack of quantize(): a saliency grid has two groups.
+inline constexpr std::size_t kMaxRangeGroups = 16;
+
+struct GridRange {
+  bool per_group = false;
+  float clip = 1.0f;
+  bool operator==(const GridRange&) const = default;
+};
 
 class GifGrid {
  public:
@@ -46,6 +63,9 @@ class GifGrid {
   [[nodiscard]] std::int32_t group_levels(std::size_t g) const { return group_levels_[g]; }
   // Bits a neuron carries per token: log2(L_i + 1) unsigned, log2(2 L_i + 1) signed.
   [[nodiscard]] double bits_per_token(std::size_t i) const;
+  // Error(config) for a clip outside (0, 1].
+  void set_range(const GridRange& range);
+  [[nodiscard]] const GridRange& range() const { return range_; }
 
   // Quantizes one token. `owner` names the population in errors: a NaN or
   // Inf input is an Error(numeric) naming it and the neuron.
@@ -61,6 +81,7 @@ class GifGrid {
   unsigned max_steps_ = 0;
   std::vector<std::uint32_t> group_of_;
   std::vector<std::int32_t> group_levels_;
+  GridRange range_;
 };
 
 }  // namespace spikesim

@@ -5,7 +5,9 @@
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "io/formats/token_file.hpp"
+#include "sim/accuracy_methods.hpp"
 #include "sim/interrupt.hpp"
+#include "sim/mixed_precision.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/progress.hpp"
 #include "sim/run_driver.hpp"
@@ -45,15 +47,24 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   const Calibration calib = calibration_for(cfg, model, all, layout, windows);
   if (calib.overlaps_evaluation)
     spdlog::warn("eval: token file has no sequences after the evaluated ones; calibration reuses evaluated ones");
+  AccuracyMethods methods;
+  if (any_accuracy_method(cfg)) {
+    progress.phase("smooth/clip", "smoothing and weight clipping on the calibration tokens");
+    prepare_model(model, cfg, calib.sequences, methods);
+  }
   progress.phase("calibrate", calibration_text(cfg, calib));
   const SaliencyPlan plan = calibrate(cfg, model, calib);
   if (cfg.weights.bits != 0) {
     progress.phase("quantize", weights_text(cfg.weights));
     quantize_weights(model, cfg.weights, calib.sequences);
   }
+  if (any_accuracy_method(cfg)) {
+    progress.phase("tune encoders", "activation clipping and mixed precision on the calibration tokens");
+    tune_encoders(model, cfg, plan, calib.sequences, methods);
+  }
   // simulate
   const ForwardMode mode = cfg.run.mode;
-  Transformer net(model, mode, cfg.encoding, plan);
+  Transformer net(model, mode, cfg.encoding, plan, nullptr, methods.settings);
   PerplexityResult result;
   const std::uint64_t total = windows * layout.length;
   progress.phase("simulate", fmt::format("{} {} of {} tokens in {} mode", windows, cfg.eval.rows ? "rows" : "windows",
@@ -90,10 +101,21 @@ nlohmann::json evaluate(const SimConfig& cfg) {
                       {"wall_s", wall}};
   j.update(encoding_settings_json(cfg.encoding));
   j.update(weight_settings_json(cfg.weights, model));
+  j.update(accuracy_settings_json(cfg));
+  if (!methods.report.empty()) j["calibrated"] = methods.report;
+  const auto per_token = [&](double v) { return v / static_cast<double>(std::max<std::uint64_t>(1, result.tokens)); };
+  if (mode != ForwardMode::dense) j["bits_per_neuron_token"] = average_activation_bits(net.populations());
+  if (mode == ForwardMode::dense) {
+    // The dense setting's own energy (its run is the dense equivalent), so
+    // that a sweep can place it beside the spiking settings.
+    j["energy_pj"] = totals.energy.total_pj();
+    j["energy_pj_per_token"] = per_token(totals.energy.total_pj());
+    j["dense_macs"] = totals.run.dense[DenseOp::mac];
+    j["dense_macs_per_token"] = per_token(static_cast<double>(totals.run.dense[DenseOp::mac]));
+  }
   if (mode == ForwardMode::spiking) {
     // Per predicted token, the tokens the perplexity is over (a window's
     // first token is simulated but predicts nothing scored).
-    const auto per_token = [&](double v) { return v / static_cast<double>(std::max<std::uint64_t>(1, result.tokens)); };
     j["spikes"] = totals.run.spikes;
     j["synaptic_events"] = totals.run.synaptic_events;
     j["effective_acs"] = totals.run.effective_acs;
@@ -103,6 +125,10 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     j["energy_pj"] = totals.energy.total_pj();
     j["dense_energy_pj"] = totals.dense_energy.total_pj();
     j["spikes_per_token"] = per_token(static_cast<double>(totals.run.spikes));
+    j["synaptic_events_per_token"] = per_token(static_cast<double>(totals.run.synaptic_events));
+    j["effective_acs_per_token"] = per_token(static_cast<double>(totals.run.effective_acs));
+    j["effective_macs_per_token"] = per_token(static_cast<double>(totals.run.effective_macs));
+    j["dense_macs_per_token"] = per_token(static_cast<double>(totals.dense_equivalent.dense[DenseOp::mac]));
     j["energy_pj_per_token"] = per_token(totals.energy.total_pj());
     j["dense_energy_pj_per_token"] = per_token(totals.dense_energy.total_pj());
   }

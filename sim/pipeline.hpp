@@ -4,8 +4,13 @@
 //   load       model_for (sim/run_driver.hpp): loaded from model.path or
 //              generated from [generated]
 //   tokens     a TokenLayout cuts the token file into sequences
+//   smooth     [smoothing] and clipping.weights change the loaded model
+//              (prepare_model, sim/accuracy_methods.hpp)
 //   calibrate  calibration_for picks the saliency calibration sequences,
-//              calibrate turns them into a SaliencyPlan
+//              calibrate turns them into a SaliencyPlan; the weight phase
+//              follows (sim/weight_quantization.hpp), then tune_encoders
+//              (activation clipping, mixed precision) gives each encoder
+//              stage its bits and clip ratio
 //   simulate   a Transformer (sim/transformer.hpp) in run.mode, one token
 //              at a time, through the simulator loop (sim/simulator.hpp)
 //   account    summarize (sim/run_summary.hpp), priced by energy_model_for

@@ -10,6 +10,7 @@
 #include "io/formats/token_file.hpp"
 #include "io/formats/text_tokenizer.hpp"
 #include "network/dense_projection.hpp"
+#include "sim/accuracy_methods.hpp"
 #include "sim/interrupt.hpp"
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
@@ -205,18 +206,21 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   Inputs in = inputs_for(cfg, model);
   const EncodingSpec& enc = cfg.encoding;
   const ForwardMode mode = cfg.run.mode;
+  AccuracyMethods methods;
+  if (any_accuracy_method(cfg)) prepare_model(model, cfg, in.calibration.sequences, methods);
   progress.phase("calibrate", calibration_text(cfg, in.calibration));
   const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
   if (cfg.weights.bits != 0) {
     progress.phase("quantize", weights_text(cfg.weights));
     quantize_weights(model, cfg.weights, in.calibration.sequences);
   }
+  if (any_accuracy_method(cfg)) tune_encoders(model, cfg, plan, in.calibration.sequences, methods);
 
   std::optional<Hdf5Recorder> rec;
   if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
   std::optional<RecordingObserver> observer;
   if (rec) observer.emplace(*rec, cfg.record);
-  Transformer net(model, mode, enc, plan, observer ? &*observer : nullptr);
+  Transformer net(model, mode, enc, plan, observer ? &*observer : nullptr, methods.settings);
   Transformer reference(model, ForwardMode::dense, enc);
 
   const int vocab = model.config.vocab_size;
@@ -257,6 +261,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     out.summary["complete"] = complete;
     // The settings, under eval --json's names, and the run's own.
     out.summary.update(encoding_settings_json(cfg.encoding));
+    out.summary.update(accuracy_settings_json(cfg));
+    if (!methods.report.empty()) out.summary["calibrated"] = methods.report;
     out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
     out.summary.update(weight_settings_json(cfg.weights, model));

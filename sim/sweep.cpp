@@ -193,9 +193,9 @@ SweepPlan load_sweep(const std::filesystem::path& file) {
     throw Error(ExitCode::config,
                 fmt::format("{}: a sweep file holds one table, [sweep] (docs/reference/sweep.md)", file.string()));
   for (auto&& [k, node] : *sweep)
-    if (k != "base" && k != "set" && k != "output" && k != "grid" && k != "points")
+    if (k != "base" && k != "set" && k != "output" && k != "grid" && k != "points" && k != "dense")
       throw Error(ExitCode::config,
-                  fmt::format("{}: unknown key 'sweep.{}' (the keys are base, set, output, grid, points)",
+                  fmt::format("{}: unknown key 'sweep.{}' (the keys are base, set, output, grid, points, dense)",
                               where(file, line_of(node)), k.str()));
 
   SweepPlan plan;
@@ -291,6 +291,14 @@ SweepPlan load_sweep(const std::filesystem::path& file) {
     }
   }
 
+  // The dense baseline first: one setting whatever the grid, marked in the plot.
+  if (const toml::node* dense = sweep->get("dense")) {
+    if (!dense->is_boolean())
+      throw Error(ExitCode::config, fmt::format("{}: key 'sweep.dense' must be true or false", where(file, line_of(*dense))));
+    if (dense->as_boolean()->get())
+      swept.insert(swept.begin(), std::vector<SweepEntry>{make_entry("run.mode", nullptr, "dense", file, line_of(*dense))});
+  }
+
   // Eval's defaults: nothing recorded, no per-token progress bar (the sweep
   // prints its own), and the spiking mode unless chosen, because only a
   // spiking evaluation counts the spikes and energy the front is about
@@ -354,6 +362,30 @@ std::optional<std::pair<double, double>> energy_and_ppl(const nlohmann::json& ro
 }
 
 }  // namespace
+
+SettingKind setting_kind(const nlohmann::json& row) {
+  const auto text = [&](const char* key, const char* fallback) {
+    return row.contains(key) && row[key].is_string() ? row[key].get<std::string>() : std::string(fallback);
+  };
+  if (text("mode", "") == "dense") return SettingKind::dense;
+  const bool rtn = row.contains("wbits") && row["wbits"].is_number() && row["wbits"].get<double>() > 0 &&
+                   text("wmethod", "rtn") == "rtn";
+  const bool weight_clip = row.contains("weight_clip") && row["weight_clip"] == true;
+  if (rtn && text("smoothing", "none") == "none" && !weight_clip) return SettingKind::plain_rtn;
+  return SettingKind::other;
+}
+
+std::string_view setting_kind_name(SettingKind kind) {
+  switch (kind) {
+    case SettingKind::dense:
+      return "dense";
+    case SettingKind::plain_rtn:
+      return "plain-rtn";
+    case SettingKind::other:
+      break;
+  }
+  return "other";
+}
 
 std::vector<std::size_t> pareto_front(const std::vector<nlohmann::json>& rows) {
   std::vector<std::size_t> front;
@@ -443,7 +475,14 @@ std::vector<std::pair<double, std::string>> log_ticks(double lo, double hi) {
       }
     if (ticks.size() >= 3) return ticks;
   }
-  return {};  // too narrow for round values: the computed linear ticks of the log10 values
+  // Too narrow for round values (perplexities within a few percent): five
+  // evenly spaced ticks, labelled with their values (not their log10).
+  std::vector<std::pair<double, std::string>> ticks;
+  for (int k = 0; k < 5; ++k) {
+    const double at = lo + (hi - lo) * (k + 0.5) / 5.0;
+    ticks.emplace_back(at, fmt::format("{:.3g}", std::pow(10.0, at)));
+  }
+  return ticks;
 }
 
 svg::Axis log_axis(std::string label, std::string unit, double min_value, double max_value) {
@@ -492,22 +531,34 @@ svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::stri
   if (staircase.size() > 1) panel.step_line(staircase, front_colour, 1.5, "front");
   // Beyond a few settings the labels of dominated points would cover the front's.
   const bool label_all = plotted.size() <= 6;
+  const svg::Rgb dense_colour = svg::series(3), rtn_colour = svg::series(2);
+  bool any_dense = false, any_rtn = false;
   for (const std::size_t i : plotted) {
     const auto ep = *energy_and_ppl(rows[i]);
     const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
-    const std::string label = settings_label(rows[i], keys);
+    const SettingKind kind = setting_kind(rows[i]);
+    any_dense |= kind == SettingKind::dense, any_rtn |= kind == SettingKind::plain_rtn;
+    const std::string label = kind == SettingKind::dense ? "dense" : settings_label(rows[i], keys);
     const svg::Point at{std::log10(ep.first), std::log10(ep.second)};
-    panel.dot(at, on_front ? 4.5 : 3.5, on_front ? front_colour : other_colour, "setting",
+    const svg::Rgb colour = kind == SettingKind::dense       ? dense_colour
+                            : kind == SettingKind::plain_rtn ? rtn_colour
+                            : on_front                       ? front_colour
+                                                             : other_colour;
+    panel.dot(at, on_front || kind == SettingKind::dense ? 4.5 : 3.5, colour, "setting",
               {{"data-energy-pj-per-token", svg::number(ep.first)},
                {"data-ppl", svg::number(ep.second)},
                {"data-front", on_front ? "1" : "0"},
+               {"data-kind", std::string(setting_kind_name(kind))},
                {"data-settings", label}});
     // Labels on the right half end at their point, so that they stay inside the figure.
     const bool right_half = at.x > (panel.x().min + panel.x().max) / 2;
-    if (on_front || label_all) panel.text(at, label, right_half ? svg::Anchor::end : svg::Anchor::start, -7);
+    if (on_front || label_all || kind == SettingKind::dense)
+      panel.text(at, label, right_half ? svg::Anchor::end : svg::Anchor::start, -7);
   }
   panel.legend("non-dominated setting", front_colour, svg::LegendShape::dot);
   panel.legend("dominated setting", other_colour, svg::LegendShape::dot);
+  if (any_dense) panel.legend("dense (no spikes; its energy is the dense network's)", dense_colour, svg::LegendShape::dot);
+  if (any_rtn) panel.legend("plain RTN weights (no GPTQ, smoothing or clipping)", rtn_colour, svg::LegendShape::dot);
   return figure;
 }
 

@@ -8,6 +8,7 @@
 //   base = "run.toml"                  # optional run config every setting starts from
 //   set = ["model.path=...", "eval.windows=4"]   # overrides applied to every setting
 //   output = "results.jsonl"           # default <sweep file without .toml>.jsonl
+//   dense = true                       # also evaluate run.mode = "dense" once (the baseline)
 //
 //   [sweep.grid]                       # the Cartesian product of these lists ...
 //   "encoding.bits" = [2, 3, 4]
@@ -59,6 +60,13 @@ SweepPlan load_sweep(const std::filesystem::path& file);
 std::vector<nlohmann::json> read_sweep_rows(const std::filesystem::path& jsonl,
                                             std::vector<std::size_t>* unreadable = nullptr);
 
+// What the Pareto plot marks apart: the dense setting (mode "dense"), plain
+// RTN weight settings (wbits > 0 by RTN, no smoothing, no weight clipping),
+// and every other setting.
+enum class SettingKind { dense, plain_rtn, other };
+SettingKind setting_kind(const nlohmann::json& row);
+std::string_view setting_kind_name(SettingKind kind);
+
 // Indices of the rows on the Pareto front of ppl against energy_pj_per_token:
 // a row is dominated when another has ppl <= and energy <= with one of them
 // strictly less. Rows without both numbers are never on the front. Sorted
@@ -78,8 +86,10 @@ std::string settings_label(const nlohmann::json& row, const std::vector<std::str
 std::string sweep_table(const std::vector<nlohmann::json>& rows, const std::vector<std::string>& key_order = {});
 
 // ppl against energy per token on log axes: every row with both numbers a
-// dot (<circle class="setting">), the front as a step line and its points
-// labelled with the varying keys (every point when there are few).
+// dot (<circle class="setting">, data-kind dense / plain-rtn / other), the
+// front as a step line and its points labelled with the varying keys (every
+// point when there are few); the dense and plain-RTN settings in their own
+// colours, named in the legend.
 svg::Figure pareto_plot(const std::vector<nlohmann::json>& rows, const std::string& source,
                         const std::vector<std::string>& key_order = {});
 

@@ -22,7 +22,7 @@ std::vector<bool> plan_for(const SaliencyPlan& plan, const std::string& name, st
 }  // namespace
 
 Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& enc,
-                         const SaliencyPlan& plan, SpikeObserver* observer)
+                         const SaliencyPlan& plan, SpikeObserver* observer, const EncoderSettings& settings)
     : model_(model),
       mode_(mode),
       encoding_(enc),
@@ -38,7 +38,10 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
   PopulationId next_id = 0;
   auto stage = [&](const std::string& name, std::size_t d_in, std::vector<StageWeight> weights) {
     const auto salient = plan_for(plan, name, d_in);
-    auto grid = salient_grid(salient, enc.bits, enc.addbit, enc.is_signed);
+    const auto setting = settings.find(name);
+    const EncoderSetting chosen = setting == settings.end() ? EncoderSetting{} : setting->second;
+    auto grid = salient_grid(salient, chosen.bits != 0 ? chosen.bits : enc.bits, enc.addbit, enc.is_signed);
+    grid.set_range({enc.group_ranges, chosen.clip});
     auto s = std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode);
     check_against_network(*s);
     return s;

@@ -36,10 +36,21 @@ struct StageAccount {
 // Salient channels per encoder stage name (absent: none salient).
 using SaliencyPlan = std::map<std::string, std::vector<bool>>;
 
+// What calibration chose for one encoder stage beyond saliency: its bits
+// (mixed precision, sim/mixed_precision.hpp) and its range clip ratio
+// (sim/clipping.hpp). Absent from the map: encoding.bits, no clipping.
+struct EncoderSetting {
+  unsigned bits = 0;  // 0: encoding.bits
+  float clip = 1.0f;
+  bool operator==(const EncoderSetting&) const = default;
+};
+using EncoderSettings = std::map<std::string, EncoderSetting>;
+
 class Transformer {
  public:
   Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& encoding,
-              const SaliencyPlan& plan = {}, SpikeObserver* observer = nullptr);
+              const SaliencyPlan& plan = {}, SpikeObserver* observer = nullptr,
+              const EncoderSettings& settings = {});
 
   void reset();  // a new sequence: clears the KV cache
   // Logits of `token` at position `pos`. Positions come in order: pos ==

@@ -708,7 +708,8 @@ std::vector<std::string> config_sections() {
 
 bool SimConfig::same_settings(const SimConfig& o) const {
   return run == o.run && model == o.model && input == o.input && eval == o.eval && generated == o.generated &&
-         linear_stack == o.linear_stack && encoding == o.encoding && weights == o.weights && energy == o.energy && record == o.record;
+         linear_stack == o.linear_stack && encoding == o.encoding && weights == o.weights && smoothing == o.smoothing &&
+         clipping == o.clipping && energy == o.energy && record == o.record;
 }
 
 SimConfig default_config() {

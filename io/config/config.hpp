@@ -97,6 +97,7 @@ struct LinearStackConfig {
 struct EncodingConfig : EncodingSpec {
   int calib_windows = 4;
   std::string calib_file;
+  double bits_budget = 0;  // mixed precision (sim/mixed_precision.hpp); 0 = encoding.bits everywhere
   bool operator==(const EncodingConfig&) const = default;
 };
 
@@ -114,6 +115,24 @@ struct WeightsConfig {
   bool lm_head = false;     // quantize the lm_head too (RTN)
   bool embedding = false;   // quantize the embedding too (RTN)
   bool operator==(const WeightsConfig&) const = default;
+};
+
+// [smoothing] and [clipping]: training-free equivalents of OmniQuant's LET
+// and LWC, calibrated before the run (sim/smoothing.hpp, sim/clipping.hpp).
+enum class SmoothingMethod { none, fixed, search };
+struct SmoothingConfig {
+  SmoothingMethod method = SmoothingMethod::none;
+  double alpha = 0.5;  // fixed: s_c = max|X_c|^α / max|W_c|^(1-α)
+  bool rotate = false;  // orthogonal rotations folded in first (sim/rotation.hpp)
+  bool operator==(const SmoothingConfig&) const = default;
+};
+
+enum class ActivationClipping { none, fixed, search };
+struct ClippingConfig {
+  ActivationClipping activations = ActivationClipping::none;
+  double ratio = 1.0;    // fixed: every encoder's range scaled by this
+  bool weights = false;  // per-output-channel clip ratios searched before weight quantization
+  bool operator==(const ClippingConfig&) const = default;
 };
 
 struct EnergyConfig {
@@ -148,6 +167,8 @@ struct SimConfig {
   LinearStackConfig linear_stack;
   EncodingConfig encoding;
   WeightsConfig weights;
+  SmoothingConfig smoothing;
+  ClippingConfig clipping;
   EnergyConfig energy;
   RecordConfig record;
 

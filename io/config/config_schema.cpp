@@ -209,6 +209,8 @@ std::vector<ConfigKey> make_schema() {
   using En = EnergyConfig;
   using W = WeightsConfig;
   using Rec = RecordConfig;
+  using Sm = SmoothingConfig;
+  using Cl = ClippingConfig;
   constexpr std::int64_t k1M = 1 << 20;
   return {
       // [run]
@@ -305,6 +307,14 @@ std::vector<ConfigKey> make_schema() {
           "Calibration windows (token sequences) used to measure saliency."),
       input_path<&C::encoding, &Enc::calib_file>("encoding.calib_file", "",
           "Calibration token file (little-endian int32); \"\" = the run's token source."),
+      boolean<&C::encoding, &Enc::group_ranges>(
+          "encoding.group_ranges", false,
+          "Salient and other channels each take θ and z from the range of their own channels (else the "
+          "token's range over all channels, as DESIGN §1)."),
+      floating<&C::encoding, &Enc::bits_budget>(
+          "encoding.bits_budget", 0.0, 0.0, 16.0,
+          "Mixed precision: average activation bits per neuron per token the encoders may use; bits above "
+          "encoding.bits go to the encoders whose calibration loss falls most per bit. 0 = off."),
       // [weights]
       integer<&C::weights, &W::bits>("weights.bits", 0, 0, 8,
                                      "Weight bits: 0 keeps the weights as loaded (f32, bf16, ...); 2..8 quantizes "
@@ -329,6 +339,30 @@ std::vector<ConfigKey> make_schema() {
                                         "Quantize the lm_head too (RTN); SpikeLLM keeps it as loaded."),
       boolean<&C::weights, &W::embedding>("weights.embedding", false,
                                           "Quantize the embedding table too (RTN); SpikeLLM keeps it as loaded."),
+      // [smoothing]
+      choice<&C::smoothing, &Sm::method>(
+          "smoothing.method", "none", {"none", "fixed", "search"},
+          "Per-channel smoothing folded exactly into the model before quantization (norm -> q/k/v and "
+          "gate/up, v -> o, up -> down): s_c = max|X_c|^α / max|W_c|^(1-α); fixed α, or α searched per "
+          "stage on the calibration tokens."),
+      floating<&C::smoothing, &Sm::alpha>("smoothing.alpha", 0.5, 0.0, 1.0,
+                                          "smoothing.method = \"fixed\": the migration strength α."),
+      boolean<&C::smoothing, &Sm::rotate>(
+          "smoothing.rotate", false,
+          "Before smoothing, rotate the residual stream and each V/O head by seeded orthogonal (randomized "
+          "Hadamard) matrices folded exactly into the weights (QuaRot-style), spreading outlier channels."),
+      // [clipping]
+      choice<&C::clipping, &Cl::activations>(
+          "clipping.activations", "none", {"none", "fixed", "search"},
+          "GIF encoder range clipping: none, clipping.ratio for every encoder, or a ratio per encoder "
+          "searched on the calibration tokens (layer-output error)."),
+      floating<&C::clipping, &Cl::ratio>("clipping.ratio", 1.0, 0.05, 1.0,
+                                         "clipping.activations = \"fixed\": the fraction of each token's range "
+                                         "kept (values outside clip to the grid's ends)."),
+      boolean<&C::clipping, &Cl::weights>(
+          "clipping.weights", false,
+          "Per-output-channel weight clip ratios searched on the calibration tokens before weight "
+          "quantization (needs weights.bits > 0)."),
       // [energy]
       input_path<&C::energy, &En::preset>(
           "energy.profile", "45nm",
@@ -392,6 +426,11 @@ std::string weight_bits(const SimConfig& c) {
   return "key 'weights.bits' = 1: expected 0 (weights as loaded) or 2..8";
 }
 
+std::string weight_clipping_needs_bits(const SimConfig& c) {
+  if (!c.clipping.weights || c.weights.bits != 0) return {};
+  return "key 'clipping.weights' = true needs quantized weights: set key 'weights.bits' (2..8)";
+}
+
 std::string one_input(const SimConfig& c) {
   if (c.input.prompt.empty() || c.input.token_file.empty()) return {};
   return "keys 'input.prompt' and 'input.token_file' are both set; give one of them";
@@ -418,6 +457,9 @@ std::vector<ConfigRule> make_rules() {
        "`generated.kv_heads` divides `generated.heads`.",
        &kv_heads_divide_heads},
       {{"weights.bits"}, "`weights.bits` is 0 or 2..8.", &weight_bits},
+      {{"clipping.weights", "weights.bits"},
+       "`clipping.weights` needs `weights.bits` > 0.",
+       &weight_clipping_needs_bits},
       {{"input.prompt", "input.token_file"},
        "At most one of `input.prompt` and `input.token_file` is set.",
        &one_input},

@@ -168,6 +168,22 @@ int layer_from_name(const std::string& name) {
   return l;
 }
 
+// The accuracy methods of sim/accuracy_methods.hpp as the summary records them.
+std::string accuracy_methods_text(const nlohmann::json& j) {
+  std::vector<std::string> parts;
+  const auto text = [&](const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; };
+  const auto flag = [&](const char* key) { return j.contains(key) && j[key] == true; };
+  if (flag("rotate")) parts.emplace_back("rotation");
+  if (!text("smoothing").empty() && text("smoothing") != "none") parts.push_back("smoothing " + text("smoothing"));
+  if (flag("weight_clip")) parts.emplace_back("weight clipping");
+  if (flag("group_ranges")) parts.emplace_back("per-group ranges");
+  if (!text("act_clip").empty() && text("act_clip") != "none") parts.push_back("activation clipping " + text("act_clip"));
+  if (j.contains("bits_budget") && j["bits_budget"].is_number() && j["bits_budget"].get<double>() > 0)
+    parts.push_back(fmt::format("mixed precision (budget {} bits)", j["bits_budget"].get<double>()));
+  if (parts.empty()) return {};
+  return fmt::format("{}, calibrated before the run", fmt::join(parts, ", "));
+}
+
 GridSummary read_grid(const h5::File& f, const std::string& group) {
   GridSummary g;
   if (!h5::exists(f, group + "/bits") || !h5::exists(f, group + "/steps")) return g;
@@ -473,6 +489,7 @@ RunReport read_run_report(const std::filesystem::path& path) {
       const auto j = nlohmann::json::parse(h5::read_string_dataset(f, "/spikesim/summary"));
       r.workload = j.value("workload", std::string());
       r.wall_s = j.value("wall_s", 0.0);
+      r.accuracy_methods = accuracy_methods_text(j);
       if (j.contains("accuracy") && j["accuracy"].is_object()) {
         const auto& a = j["accuracy"];
         AccuracyFigures acc;
@@ -661,6 +678,7 @@ std::string format_report_text(const RunReport& r, std::size_t top_k) {
   kv("mode / workload",
      fmt::format("{} / {}", r.mode.empty() ? "?" : r.mode, r.workload.empty() ? "?" : r.workload));
   kv("tokens", r.tokens ? fmt::format("{}", *r.tokens) : "(not recorded)");
+  if (!r.accuracy_methods.empty()) kv("accuracy methods", r.accuracy_methods);
   if (!r.settings.empty()) {
     s += "\nConfig (selected keys; the full TOML is /spikesim/config)\n";
     for (const auto& [k, v] : r.settings) kv(k, v);
@@ -797,6 +815,7 @@ nlohmann::json report_json(const RunReport& r, std::size_t top_k) {
   j["model"] = {{"source", r.model}, {"format", r.model_format}};
   j["mode"] = r.mode;
   j["workload"] = r.workload;
+  if (!r.accuracy_methods.empty()) j["accuracy_methods"] = r.accuracy_methods;
   j["tokens"] = r.tokens ? nlohmann::json(*r.tokens) : nlohmann::json(nullptr);
   nlohmann::json settings = nlohmann::json::object();
   for (const auto& [k, v] : r.settings) settings[k] = v;

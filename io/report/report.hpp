@@ -117,6 +117,8 @@ struct RunReport {
   bool complete = false;
   std::string spikesim_version;
   std::string model, model_format, mode, workload;
+  // What the accuracy methods changed before the run (summary's settings and "calibrated"); "" = none.
+  std::string accuracy_methods;
   std::optional<std::uint64_t> tokens;
   std::string config_text;
   // Selected settings of the run's config ("encoding.bits" -> "4"), in schema order.

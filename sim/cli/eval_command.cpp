@@ -47,12 +47,18 @@ constexpr Alias kValueAliases[] = {
     {"--wbits", "weights.bits", "Weight bits, 2..8 (0 = as loaded) [0]"},
     {"--wgroup", "weights.group", "Inputs per weight scale group (0 = per output channel) [0]"},
     {"--wmethod", "weights.method", "rtn or gptq [rtn]"},
+    {"--smoothing", "smoothing.method", "none, fixed or search [none]"},
+    {"--act-clip", "clipping.activations", "none, fixed or search [none]"},
+    {"--bits-budget", "encoding.bits_budget", "Mixed precision: average activation bits per neuron per token (0 = off) [0]"},
 };
 // Flags without a value; each sets its key to true.
 constexpr Alias kSwitchAliases[] = {
     {"--rows", "eval.rows", "Treat the file as rows of --seq tokens, each evaluated on its own"},
     {"--signed", "encoding.signed", "Symmetric (signed) encoding"},
     {"--wsym", "weights.symmetric", "Symmetric weight grid (else asymmetric min-max)"},
+    {"--group-ranges", "encoding.group_ranges", "Salient and other channels each take their own range"},
+    {"--wclip", "clipping.weights", "Search per-output-channel weight clip ratios"},
+    {"--rotate", "smoothing.rotate", "Rotate the residual stream and V/O heads (orthogonal, folded into the weights)"},
 };
 
 std::string on_off(const std::string& v) {

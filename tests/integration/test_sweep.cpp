@@ -82,6 +82,12 @@ TEST_CASE("sweep: a 2x2 grid writes 4 settings, resumes, and draws its front", "
     CHECK(row.contains("ppl"));
     CHECK(row.contains("energy_pj_per_token"));
     CHECK(row.contains("spikes_per_token"));
+    // Issue 13's fields of a line: bits per neuron per token and the per-token work.
+    for (const char* key : {"bits_per_neuron_token", "synaptic_events_per_token", "effective_acs_per_token",
+                            "effective_macs_per_token", "weight_bytes", "wall_s"})
+      CHECK(row.contains(key));
+    const double bits = row["bits_per_neuron_token"];
+    CHECK(bits >= row["settings"]["encoding.bits"].get<double>());
   }
   CHECK(settings.size() == 4);
   CHECK(first.err.find("[4/4]") != std::string::npos);
@@ -174,4 +180,47 @@ TEST_CASE("sweep: SIGINT abandons the setting in flight, writes nothing for it, 
   CHECK(test::read_file(err).find("interrupted") != std::string::npos);
   // The setting in flight left no line, not even part of one.
   CHECK(lines_of(dir / "sweep.jsonl").empty());
+}
+
+TEST_CASE("sweep: a dense baseline comes first, and the plot marks dense and plain-RTN settings apart", "[sweep]") {
+  test::TempDir dir("sweep_kinds");
+  write_sweep_inputs(dir);
+  test::write_file(dir / "kinds.toml",
+                   "[sweep]\n"
+                   "dense = true\n"
+                   "set = [\"model.path=generated\", \"input.token_file=tokens.i32\"]\n"
+                   "[[sweep.points]]\n"
+                   "weights.bits = 4\n"
+                   "[[sweep.points]]\n"
+                   "weights.bits = 4\n"
+                   "clipping.weights = true\n");
+  const SweepPlan plan = load_sweep(dir / "kinds.toml");
+  REQUIRE(plan.settings.size() == 3);
+  CHECK(plan.settings[0].config.run.mode == ForwardMode::dense);
+  CHECK(plan.settings[0].settings["run.mode"] == "dense");
+  CHECK(plan.settings[1].config.run.mode == ForwardMode::spiking);
+  test::write_file(dir / "bad.toml", "[sweep]\ndense = 1\n[sweep.grid]\nencoding.bits = [2]\n");
+  CHECK_THROWS_WITH(load_sweep(dir / "bad.toml"), Catch::Contains("sweep.dense"));
+
+  // Rows as eval writes them: the kinds come from mode, wbits, wmethod, smoothing and weight_clip.
+  const auto row = [](const char* mode, int wbits, const char* method, bool clip, double e, double p) {
+    return nlohmann::json{{"settings", {{"k", e}}}, {"mode", mode},   {"wbits", wbits}, {"wmethod", method},
+                          {"smoothing", "none"},    {"weight_clip", clip}, {"energy_pj_per_token", e}, {"ppl", p}};
+  };
+  const std::vector<nlohmann::json> rows = {row("dense", 0, "rtn", false, 5.0, 10.0),
+                                            row("spiking", 4, "rtn", false, 2.0, 13.0),
+                                            row("spiking", 4, "rtn", true, 2.5, 11.5),
+                                            row("spiking", 4, "gptq", false, 2.4, 12.0),
+                                            row("spiking", 0, "rtn", false, 7.0, 11.9)};
+  CHECK(setting_kind(rows[0]) == SettingKind::dense);
+  CHECK(setting_kind(rows[1]) == SettingKind::plain_rtn);
+  CHECK(setting_kind(rows[2]) == SettingKind::other);
+  CHECK(setting_kind(rows[3]) == SettingKind::other);
+  CHECK(setting_kind(rows[4]) == SettingKind::other);
+  const std::string svg = pareto_plot(rows, "rows").render();
+  CHECK(count_of(svg, "data-kind=\"dense\"") == 1);
+  CHECK(count_of(svg, "data-kind=\"plain-rtn\"") == 1);
+  CHECK(count_of(svg, "data-kind=\"other\"") == 3);
+  CHECK(svg.find("plain RTN weights") != std::string::npos);
+  CHECK(svg.find("dense (no spikes") != std::string::npos);
 }
