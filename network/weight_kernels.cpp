@@ -1,61 +1,30 @@
 #include "network/weight_kernels.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/weights/half.hpp"
-
-// SPIKESIM_TSAN: built with -fsanitize=thread (gcc or clang); see TsanForkJoin.
-#if defined(__SANITIZE_THREAD__)
-#define SPIKESIM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SPIKESIM_TSAN 1
-#endif
-#endif
-#ifdef SPIKESIM_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
 
 namespace spikesim {
 namespace {
 
-// Under ThreadSanitizer two things change, neither of them a result:
-//  - The kernels below are cloned per instruction set; the dynamic loader
-//    picks the clone by running an ifunc resolver while it relocates the
-//    program, before the TSan runtime is up. TSan instruments that resolver
-//    and crashes in it (gcc 12, before main), so a TSan build keeps the
-//    baseline kernels only.
-//  - Debian's libtbb is not built with -fsanitize=thread, so TSan cannot see
-//    how parallel_for hands each slice to a worker (fork) and waits for them
-//    all (join). TsanForkJoin tells it; the slices stay unordered with each
-//    other, so two slices touching one accumulator would still be reported.
+// Under ThreadSanitizer (SPIKESIM_TSAN, core/parallel.hpp) the kernels below
+// are not cloned per instruction set: the dynamic loader picks a clone by
+// running an ifunc resolver while it relocates the program, before the TSan
+// runtime is up; TSan instruments that resolver and crashes in it (gcc 12,
+// before main). A TSan build keeps the baseline kernels, with the same results.
 // Float kernels get no AVX-512 clone: gcc would contract their products and
 // sums into FMAs there, which round differently from the baseline clone.
 #ifdef SPIKESIM_TSAN
 #define SPIKESIM_FLOAT_CLONES
 #define SPIKESIM_INT_CLONES
-struct TsanForkJoin {
-  char fork = 0, join = 0;
-  void before_fork() { __tsan_release(&fork); }
-  void slice_begins() { __tsan_acquire(&fork); }
-  void slice_ends() { __tsan_release(&join); }
-  void after_join() { __tsan_acquire(&join); }
-};
 #else
 #define SPIKESIM_FLOAT_CLONES [[gnu::target_clones("avx2", "default")]]
 #define SPIKESIM_INT_CLONES [[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]]
-struct TsanForkJoin {
-  void before_fork() {}
-  void slice_begins() {}
-  void slice_ends() {}
-  void after_join() {}
-};
 #endif
 
 // ---- Element widening --------------------------------------------------------
@@ -294,23 +263,12 @@ void for_each_output_slice(std::size_t n, const std::function<void(std::size_t, 
   }
   // Slices of whole grains: the int4 kernel needs 64-aligned starts.
   const std::size_t count = (n + grain - 1) / grain;
-#ifdef SPIKESIM_TSAN
-  // TSan cannot see TBB's fork and join through the std::function slices
-  // (it reports the captures): the slices run in turn on this thread.
-  for (std::size_t s = 0; s < count; ++s) slice(s * grain, std::min(n, (s + 1) * grain));
-  return;
-#endif
-  TsanForkJoin tsan;
-  tsan.before_fork();
-  tbb::parallel_for(
+  parallel_for(
       tbb::blocked_range<std::size_t>(0, count, 1),
       [&](const tbb::blocked_range<std::size_t>& r) {
-        tsan.slice_begins();
         for (std::size_t s = r.begin(); s < r.end(); ++s) slice(s * grain, std::min(n, (s + 1) * grain));
-        tsan.slice_ends();
       },
       tbb::simple_partitioner());
-  tsan.after_join();
 }
 
 void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y) {
@@ -348,7 +306,7 @@ void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y)
     if (w.size() < (std::size_t{1} << 18))
       rows(all);
     else
-      tbb::parallel_for(all, rows);
+      parallel_for(all, rows);
     return;
   }
   // by_input: y += x_i · line_i, four lines per pass; integer weights sum

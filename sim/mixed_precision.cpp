@@ -1,13 +1,13 @@
 #include "sim/mixed_precision.hpp"
 
 #include <fmt/format.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "core/parallel.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/stage_calibration.hpp"
 
@@ -62,7 +62,7 @@ nlohmann::json allocate_bits(const LlamaModel& model, const EncodingConfig& enc,
   for (int round = 0; round < 4; ++round) {
     // Slot 0: as it stands; slot k: stage k - 1 one bit finer.
     std::vector<double> nll(stages.size() + 1, 0.0), cost(stages.size() + 1, 0.0);
-    tbb::parallel_for(std::size_t{0}, nll.size(), [&](std::size_t k) {
+    parallel_for_each_index(std::size_t{0}, nll.size(), [&](std::size_t k) {
       EncoderSettings trial = settings;
       if (k > 0) {
         EncoderSetting& s = trial[stages[k - 1]];

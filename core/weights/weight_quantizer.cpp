@@ -1,11 +1,10 @@
 #include "core/weights/weight_quantizer.hpp"
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 
-#include <Eigen/Cholesky>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
+#include <Eigen/Cholesky>
 
 #include <algorithm>
 #include <cmath>
@@ -109,14 +108,15 @@ Eigen::MatrixXd upper_cholesky_of_inverse(const Eigen::MatrixXd& h) {
   // Columns [j0, j1) of L⁻¹ are zero above row j0: each block of columns is
   // a solve with L's trailing corner only (n³/3 in all), in parallel.
   Eigen::MatrixXd u = Eigen::MatrixXd::Zero(n, n);
-  tbb::parallel_for(tbb::blocked_range<Eigen::Index>(0, n, 128),
-                    [&](const tbb::blocked_range<Eigen::Index>& cols) {
-                      const Eigen::Index j0 = cols.begin(), m = n - j0;
-                      auto x = u.block(j0, j0, m, static_cast<Eigen::Index>(cols.size()));
-                      x.setIdentity();
-                      l.bottomRightCorner(m, m).triangularView<Eigen::Lower>().solveInPlace(x);
-                    },
-                    tbb::simple_partitioner());  // fixed blocks: bits independent of threads
+  parallel_for(
+      tbb::blocked_range<Eigen::Index>(0, n, 128),
+      [&](const tbb::blocked_range<Eigen::Index>& cols) {
+        const Eigen::Index j0 = cols.begin(), m = n - j0;
+        auto x = u.block(j0, j0, m, static_cast<Eigen::Index>(cols.size()));
+        x.setIdentity();
+        l.bottomRightCorner(m, m).triangularView<Eigen::Lower>().solveInPlace(x);
+      },
+      tbb::simple_partitioner());  // fixed blocks: bits independent of threads
   u.reverseInPlace();
   if (!u.allFinite())
     throw Error(ExitCode::config,
@@ -257,7 +257,7 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
       wk.rightCols(n - i2).noalias() -= err * u.block(i1, i2, count, n - i2);
     }
   };
-  tbb::parallel_for(tbb::blocked_range<int>(0, q.rows, 64), sweep, tbb::simple_partitioner());
+  parallel_for(tbb::blocked_range<int>(0, q.rows, 64), sweep, tbb::simple_partitioner());
   return q;
 }
 

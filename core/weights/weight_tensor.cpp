@@ -1,9 +1,6 @@
 #include "core/weights/weight_tensor.hpp"
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,25 +8,11 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/weights/half.hpp"
 
 namespace spikesim {
 namespace {
-
-// Debian's libtbb is not built with -fsanitize=thread, so TSan cannot see a
-// parallel_for's fork and join; under TSan these fills and scans run on the
-// calling thread (the delivery kernels annotate theirs: network/weight_kernels.cpp).
-#if defined(__SANITIZE_THREAD__)
-template <class Range, class F>
-void parallel_blocks(const Range& range, F&& f) {
-  f(range);
-}
-#else
-template <class Range, class F>
-void parallel_blocks(const Range& range, F&& f) {
-  tbb::parallel_for(range, std::forward<F>(f));
-}
-#endif
 
 std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
@@ -43,8 +26,8 @@ std::shared_ptr<std::byte> aligned_zeroed(std::size_t bytes) {
   auto* p = static_cast<std::byte*>(::operator new(std::max<std::size_t>(bytes, 1), std::align_val_t{kLineAlignment}));
   // Zeroed in parallel: the first touch of each page happens on the core
   // that fills it, and a 13 GiB model is zeroed in a fraction of a second.
-  parallel_blocks(tbb::blocked_range<std::size_t>(0, bytes, std::size_t{1} << 22),
-                    [&](const tbb::blocked_range<std::size_t>& r) { std::memset(p + r.begin(), 0, r.size()); });
+  parallel_for(tbb::blocked_range<std::size_t>(0, bytes, std::size_t{1} << 22),
+               [&](const tbb::blocked_range<std::size_t>& r) { std::memset(p + r.begin(), 0, r.size()); });
   return {p, [](std::byte* q) { ::operator delete(q, std::align_val_t{kLineAlignment}); }};
 }
 
@@ -125,21 +108,22 @@ WeightTensor WeightTensor::from_f32(std::size_t rows, std::size_t cols, std::spa
   // the order transposes.
   constexpr std::size_t kTile = 64;
   const std::size_t n_lines = t.lines(), len = t.line_length();
-  parallel_blocks(tbb::blocked_range<std::size_t>(0, n_lines, kTile), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t j0 = 0; j0 < len; j0 += kTile)
-      for (std::size_t i = r.begin(); i < r.end(); ++i) {
-        std::byte* line = t.mutable_line(i);
-        for (std::size_t j = j0; j < std::min(len, j0 + kTile); ++j) {
-          const float v = order == WeightOrder::by_input ? values[j * cols + i] : values[i * cols + j];
-          if (type == WeightType::f32) {
-            std::memcpy(line + 4 * j, &v, 4);
-          } else {
-            const std::uint16_t h = type == WeightType::bf16 ? f32_to_bf16(v) : f32_to_f16(v);
-            std::memcpy(line + 2 * j, &h, 2);
+  parallel_for(
+      tbb::blocked_range<std::size_t>(0, n_lines, kTile), [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t j0 = 0; j0 < len; j0 += kTile)
+          for (std::size_t i = r.begin(); i < r.end(); ++i) {
+            std::byte* line = t.mutable_line(i);
+            for (std::size_t j = j0; j < std::min(len, j0 + kTile); ++j) {
+              const float v = order == WeightOrder::by_input ? values[j * cols + i] : values[i * cols + j];
+              if (type == WeightType::f32) {
+                std::memcpy(line + 4 * j, &v, 4);
+              } else {
+                const std::uint16_t h = type == WeightType::bf16 ? f32_to_bf16(v) : f32_to_f16(v);
+                std::memcpy(line + 2 * j, &h, 2);
+              }
+            }
           }
-        }
-      }
-  });
+      });
   return t;
 }
 
@@ -210,7 +194,7 @@ WeightTensor WeightTensor::from_codes(std::size_t rows, std::size_t cols, Weight
   // Tasks own whole blocks of 64 rows: in a by_input int4 line, rows r and
   // r + 32 of a block share a byte.
   const std::size_t blocks = (rows + kInt4Block - 1) / kInt4Block;
-  parallel_blocks(tbb::blocked_range<std::size_t>(0, blocks), [&](const tbb::blocked_range<std::size_t>& b) {
+  parallel_for(tbb::blocked_range<std::size_t>(0, blocks), [&](const tbb::blocked_range<std::size_t>& b) {
     for (std::size_t i = b.begin() * kInt4Block; i < std::min(rows, b.end() * kInt4Block); ++i)
       for (std::size_t c = 0; c < cols; ++c) t.set_code(i, c, codes[i * cols + c]);
   });
@@ -276,7 +260,7 @@ void WeightTensor::row_to_f32(std::size_t r, std::span<float> out) const {
 
 MatrixRM WeightTensor::to_f32() const {
   MatrixRM m(static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols_));
-  parallel_blocks(tbb::blocked_range<std::size_t>(0, rows_, 16), [&](const tbb::blocked_range<std::size_t>& r) {
+  parallel_for(tbb::blocked_range<std::size_t>(0, rows_, 16), [&](const tbb::blocked_range<std::size_t>& r) {
     for (std::size_t i = r.begin(); i < r.end(); ++i)
       row_to_f32(i, {m.data() + i * cols_, cols_});
   });
@@ -288,11 +272,12 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
   if (!is_integer(type_)) {
     WeightTensor t = allocate(rows_, cols_, type_, order);
     const std::size_t bytes = storage_bits(type_) / 8;
-    parallel_blocks(tbb::blocked_range<std::size_t>(0, t.lines(), 64), [&](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t i = r.begin(); i < r.end(); ++i)
-        for (std::size_t j = 0; j < t.line_length(); ++j)
-          std::memcpy(t.mutable_line(i) + bytes * j, line(j) + bytes * i, bytes);
-    });
+    parallel_for(tbb::blocked_range<std::size_t>(0, t.lines(), 64),
+                 [&](const tbb::blocked_range<std::size_t>& r) {
+                   for (std::size_t i = r.begin(); i < r.end(); ++i)
+                     for (std::size_t j = 0; j < t.line_length(); ++j)
+                       std::memcpy(t.mutable_line(i) + bytes * j, line(j) + bytes * i, bytes);
+                 });
     return t;
   }
   std::vector<std::int8_t> codes(rows_ * cols_);
@@ -310,14 +295,7 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
 
 std::uint64_t WeightTensor::count_zeros() const {
   const bool by_input = order_ == WeightOrder::by_input;
-#if defined(__SANITIZE_THREAD__)
-  const auto reduce = [](const auto& range, std::uint64_t init, auto&& body, auto&&) { return body(range, init); };
-#else
-  const auto reduce = [](const auto& range, std::uint64_t init, auto&& body, auto&& join) {
-    return tbb::parallel_reduce(range, init, body, join);
-  };
-#endif
-  return reduce(
+  return parallel_reduce(
       tbb::blocked_range<std::size_t>(0, lines(), 16), std::uint64_t{0},
       [&](const tbb::blocked_range<std::size_t>& r, std::uint64_t zeros) {
         for (std::size_t i = r.begin(); i < r.end(); ++i) {

@@ -1,13 +1,11 @@
 #include "io/formats/generated_model.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 #include "core/weights/weight_quantizer.hpp"
 #include "network/llama/model.hpp"
@@ -104,7 +102,7 @@ WeightTensor blocked_tensor(std::uint64_t seed, std::uint64_t tensor, long rows,
   const auto n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
   if (!is_integer(type)) {
     std::vector<float> values(n);
-    tbb::parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
+    parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
       for (long b = r.begin(); b < r.end(); ++b) {
         const long r0 = b * kRowsPerBlock, r1 = std::min(rows, r0 + kRowsPerBlock);
         draw_block(seed, tensor, b, cols, stddev, r0, r1, scaled_cols, col_scale,
@@ -119,7 +117,7 @@ WeightTensor blocked_tensor(std::uint64_t seed, std::uint64_t tensor, long rows,
   std::vector<std::uint8_t> codes(n);
   std::vector<float> scales(static_cast<std::size_t>(rows * groups));
   std::vector<std::int16_t> zeros(scales.size());
-  tbb::parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
+  parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
     MatrixRM block;
     for (long b = r.begin(); b < r.end(); ++b) {
       const long r0 = b * kRowsPerBlock, r1 = std::min(rows, r0 + kRowsPerBlock);
