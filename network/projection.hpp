@@ -68,6 +68,13 @@ class Projection {
   // What delivering `events` through this projection costs (DESIGN.md §3):
   // synaptic events, ACs in both conventions, NeuroBench ACs/MACs, weight bytes.
   void account(const EventSummary& events, OpCounts& counts) const;
+  // The same for the events themselves: a projection whose cost depends on
+  // which input fired (ternary: the nonzero steps of its line) overrides it.
+  virtual void account_events(std::span<const SpikeEvent> events, const EventSummary& summary,
+                              OpCounts& counts) const {
+    (void)events;
+    account(summary, counts);
+  }
 };
 
 // A projection with fixed weights W [d_out x d_in] (the model's linear

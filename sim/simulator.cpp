@@ -50,8 +50,8 @@ void Simulator::account(Population& encoder, std::span<const SpikeEvent> due,
   for (const SpikeEvent& e : due) per_neuron.synaptic_events[e.neuron] += fan_out;
   const EventSummary summary = EventSummary::of(due);
   for (const DeliveryTarget& t : targets) {
-    t.projection->account(summary, encoder.totals());
-    if (t.account) t.projection->account(summary, *t.account);
+    t.projection->account_events(due, summary, encoder.totals());
+    if (t.account) t.projection->account_events(due, summary, *t.account);
   }
 }
 

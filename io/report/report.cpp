@@ -63,6 +63,7 @@ OpCounts read_op_counts(const h5::File& f, const std::string& group) {
   c.int_shift_add_acs = u64_attribute(f, group, "int_shift_add_acs");
   c.int_effective_acs = u64_attribute(f, group, "int_effective_acs");
   c.int_effective_macs = u64_attribute(f, group, "int_effective_macs");
+  c.additive_acs = u64_attribute(f, group, "additive_acs");
   for (std::size_t k = 0; k < kDenseOpKinds; ++k)
     c.dense.n[k] = u64_attribute(f, group, fmt::format("dense_{}", dense_op_name(static_cast<DenseOp>(k))));
   return c;
