@@ -47,10 +47,8 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     spdlog::warn("eval: token file has no sequences after the evaluated ones; calibration reuses evaluated ones");
   progress.phase("calibrate", calibration_text(cfg, calib));
   const SaliencyPlan plan = calibrate(cfg, model, calib);
-  if (cfg.weights.bits != 0) {
-    progress.phase("quantize", weights_text(cfg.weights));
-    quantize_weights(model, cfg.weights, calib.sequences);
-  }
+  if (quantizes_weights(cfg.weights)) progress.phase("quantize", weights_text(cfg.weights));
+  quantize_weights(model, cfg.weights, calib.sequences);  // also refuses keys the method would ignore
   // simulate
   const ForwardMode mode = cfg.run.mode;
   Transformer net(model, mode, cfg.encoding, plan);
@@ -99,6 +97,15 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     j["effective_acs"] = totals.run.effective_acs;
     j["effective_macs"] = totals.run.effective_macs;
     j["amplitude_acs"] = totals.run.amplitude_acs;
+    // The linear layers' share of synaptic operations that were additions (ternary weights).
+    std::uint64_t linear_events = 0, additive = 0;
+    for (const StageAccount& a : net.accounts())
+      if (a.kind == "linear") {
+        linear_events += a.run.synaptic_events;
+        additive += a.run.additive_acs;
+      }
+    j["additive_acs"] = additive;
+    j["additive_fraction"] = linear_events ? static_cast<double>(additive) / static_cast<double>(linear_events) : 0.0;
     j["dense_macs"] = totals.dense_equivalent.dense[DenseOp::mac];
     j["energy_pj"] = totals.energy.total_pj();
     j["dense_energy_pj"] = totals.dense_energy.total_pj();

@@ -207,10 +207,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   const ForwardMode mode = cfg.run.mode;
   progress.phase("calibrate", calibration_text(cfg, in.calibration));
   const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
-  if (cfg.weights.bits != 0) {
-    progress.phase("quantize", weights_text(cfg.weights));
-    quantize_weights(model, cfg.weights, in.calibration.sequences);
-  }
+  if (quantizes_weights(cfg.weights)) progress.phase("quantize", weights_text(cfg.weights));
+  quantize_weights(model, cfg.weights, in.calibration.sequences);  // also refuses keys the method would ignore
 
   std::optional<Hdf5Recorder> rec;
   if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
