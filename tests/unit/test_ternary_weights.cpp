@@ -280,3 +280,33 @@ TEST_CASE("ternary projection: spiking equals the whole codes exactly, with 1 an
     CHECK(counts.synaptic_events == adds + muls);
   }
 }
+
+TEST_CASE("weight spiking: the worked example of docs/concepts/weight-spiking.md", "[weights][ternary]") {
+  // One output row of 8 inputs, H = I (no cross-input compensation, saliency ∝ w²), 1.5 equal steps.
+  MatrixRM w(1, 8);
+  w << 0.8f, -0.3f, 0.05f, -1.1f, 0.45f, 0.2f, -0.6f, 0.1f;
+  const Eigen::MatrixXd h = Eigen::MatrixXd::Identity(8, 8);
+  const TernaryResult t = quantize_ternary(w, &h, {1.5, 2, 0, ColumnSaliency::hessian, true});
+  const WeightTensor q = WeightTensor::from_ternary(t.view());
+  // The four largest |w| get the two extra... four extra steps (12 = 1.5 · 8).
+  CHECK(t.steps == std::vector<std::uint8_t>{2, 1, 1, 2, 2, 1, 2, 1});
+  CHECK(t.alphas[0] == Approx(0.7375));  // TWN: Δ = 0.7 · 0.45; mean of 0.8, 1.1, 0.45, 0.6
+  CHECK(t.alphas[1] == Approx(0.325));   // residuals 0.0625, −0.3625, −0.2875, 0.1375: mean of 0.3625, 0.2875
+  CHECK(t.planes == std::vector<std::int8_t>{1, 0, 0, -1, 1, 0, -1, 0, 0, 0, 0, -1, -1, 0, 0, 0});
+  const float values[8] = {0.7375f, 0, 0, -1.0625f, 0.4125f, 0, -0.7375f, 0};
+  for (std::size_t c = 0; c < 8; ++c) CHECK(q.value(0, c) == Approx(values[c]));
+  CHECK(q.stored_bytes() == 19);  // 24 bits of planes, two α's, eight step counts
+  // An event of amplitude 3 on input 4 adds +3 to step 1's row and −3 to step 2's.
+  const auto proj = make_projection("ternary", "w", q);
+  const std::vector<std::uint32_t> group_of(8, 0);
+  proj->bind_groups(group_of, 1, 15);
+  Integrator acc;
+  proj->prepare(acc);
+  const SpikeEvent e{0, 0, 4, 3};
+  proj->deliver({&e, 1}, group_of, acc);
+  CHECK(acc.integer(0, 0) == 3);
+  CHECK(acc.integer(1, 0) == -3);
+  float y = 0;
+  proj->read_out(acc, TokenScale{{0.5f}, {0}}, {}, {&y, 1}, nullptr);
+  CHECK(y == Approx(0.5 * 3 * 0.4125));
+}
