@@ -10,6 +10,8 @@
 //       f16) W [d_out x d_in], double accumulators
 //   IntProjection (int_projection.hpp)  static integer weights (int8, int4)
 //       with per-group scales: integer synapses, integer accumulators
+//   TernaryProjection (ternary_projection.hpp)  ternary weight spike trains:
+//       events add or subtract their amplitude, integer accumulators
 //   QkProjection, PvProjection (attention_projections.hpp)  attention's
 //       dynamic weights: the query, or the softmax probabilities, applied to
 //       cached K/V spikes

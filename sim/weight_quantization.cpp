@@ -112,6 +112,8 @@ void check_weight_keys(const WeightsConfig& cfg) {
     if (cfg.symmetric) refuse("weights.symmetric", "is not implemented (α scales are symmetric already)");
     if (cfg.act_order) refuse("weights.act_order", "is not implemented");
     if (cfg.lm_head || cfg.embedding) refuse("weights.lm_head / weights.embedding", "is not implemented (RTN only)");
+    if (cfg.sequential && !needs_hessians(cfg))
+      refuse("weights.sequential", "needs Hessians (plain ternary, without compensation and saliency, has none)");
   } else if (!cfg.compensate) {
     refuse("weights.compensate", "applies to ternary and pbllm only");
   }
