@@ -70,6 +70,12 @@ class Projection {
   // What delivering `events` through this projection costs (DESIGN.md §3):
   // synaptic events, ACs in both conventions, NeuroBench ACs/MACs, weight bytes.
   void account(const EventSummary& events, OpCounts& counts) const;
+  // Synapses an event on input `neuron` does work on: fan_out() unless the
+  // kind skips zero weights (ternary: its nonzero steps and salient weights).
+  [[nodiscard]] virtual std::uint64_t synapses_of(NeuronId neuron) const {
+    (void)neuron;
+    return fan_out();
+  }
   // The same for the events themselves: a projection whose cost depends on
   // which input fired (ternary: the nonzero steps of its line) overrides it.
   virtual void account_events(std::span<const SpikeEvent> events, const EventSummary& summary,

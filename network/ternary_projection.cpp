@@ -8,25 +8,6 @@
 #include "network/weight_kernels.hpp"
 
 namespace spikesim {
-namespace {
-
-// acc[0 .. 64·words) += s where the plus mask is set, −= s where the minus
-// one is: masks and subtractions only (acc is at output j0, masks at word j0/64).
-template <class Acc>
-void add_plane(Acc* acc, const std::uint64_t* plus, const std::uint64_t* minus, Acc s, std::size_t words) {
-  for (std::size_t w = 0; w < words; ++w) {
-    const std::uint64_t p = plus[w], m = minus[w];
-    if ((p | m) == 0) continue;
-    Acc* a = acc + 64 * w;
-    for (unsigned b = 0; b < 64; ++b) {
-      const auto pb = static_cast<Acc>(-static_cast<Acc>((p >> b) & 1U));
-      const auto mb = static_cast<Acc>(-static_cast<Acc>((m >> b) & 1U));
-      a[b] += (s & pb) - (s & mb);
-    }
-  }
-}
-
-}  // namespace
 
 TernaryProjection::TernaryProjection(std::string name, const WeightTensor& weights)
     : StaticProjection(std::move(name), weights) {
@@ -82,8 +63,8 @@ void TernaryProjection::deliver(std::span<const SpikeEvent> events, std::span<co
         const std::size_t i = e.neuron, a = group_of[i], base = (a * K + i / w_.group()) * T;
         const auto s = static_cast<Acc>(e.amplitude);
         for (int k = 0; k < w_.steps(i); ++k)
-          add_plane(row(base + static_cast<std::size_t>(k)) + j0, w_.plus_mask(i, k) + w0, w_.minus_mask(i, k) + w0,
-                    s, words);
+          add_ternary_plane(row(base + static_cast<std::size_t>(k)) + j0, w_.plus_mask(i, k) + w0,
+                            w_.minus_mask(i, k) + w0, s, words);
         const SalientLine sal = w_.salient(i);
         if (sal.rows.empty()) continue;
         Acc* q = row(step_rows() + a);
@@ -137,7 +118,7 @@ void TernaryProjection::account_events(std::span<const SpikeEvent> events, const
   const std::uint64_t plane_bytes = (2 * static_cast<std::uint64_t>(w_.rows()) + 7) / 8;
   const std::uint64_t index_bytes = w_.rows() <= 65536 ? 2 : 4;
   for (const SpikeEvent& e : events) {
-    const std::uint64_t adds = w_.additions(e.neuron), muls = w_.multiplications(e.neuron), f = adds + muls;
+    const std::uint64_t adds = w_.additions(e.neuron), muls = w_.multiplications(e.neuron), f = synapses_of(e.neuron);
     const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
     const std::uint64_t shifts = shift_add_cost(mag);
     c.synaptic_events += f;

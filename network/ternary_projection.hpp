@@ -52,6 +52,9 @@ class TernaryProjection final : public StaticProjection {
                 std::span<float> y, DenseOpCounts* ops) const override;
   void account_events(std::span<const SpikeEvent> events, const EventSummary& summary,
                       OpCounts& counts) const override;
+  [[nodiscard]] std::uint64_t synapses_of(NeuronId neuron) const override {
+    return w_.additions(neuron) + w_.multiplications(neuron);
+  }
 
   [[nodiscard]] bool wide() const { return wide_; }
   [[nodiscard]] std::int64_t accumulator_bound() const { return bound_; }

@@ -286,6 +286,30 @@ void add_int_lines_real(WeightType type, double* acc, std::span<const std::byte*
   int_lines<double, double, double>(&real_int8, &real_int4, type, acc, lines, s, j0, n);
 }
 
+// 32 outputs per half word: gcc vectorizes the shift by the lane index
+// (vpsrlvd) when mask and accumulator lanes have one width. Little-endian:
+// the low half of a 64-bit mask word holds outputs 0..31.
+#define SPIKESIM_TERNARY_PLANE(ACC, MASK)                                                                       \
+  SPIKESIM_INT_CLONES void add_ternary_plane(ACC* __restrict acc, const std::uint64_t* plus,                   \
+                                             const std::uint64_t* minus, ACC s, std::size_t words) {         \
+    for (std::size_t w = 0; w < words; ++w) {                                                                 \
+      if ((plus[w] | minus[w]) == 0) continue;                                                                \
+      for (unsigned h = 0; h < 64 / (8 * sizeof(MASK)); ++h) {                                                \
+        const auto p = static_cast<MASK>(plus[w] >> (8 * sizeof(MASK) * h));                                  \
+        const auto m = static_cast<MASK>(minus[w] >> (8 * sizeof(MASK) * h));                                 \
+        ACC* a = acc + 64 * w + 8 * sizeof(MASK) * h;                                                         \
+        for (unsigned b = 0; b < 8 * sizeof(MASK); ++b) {                                                     \
+          const auto pb = static_cast<ACC>(0 - static_cast<ACC>((p >> b) & 1U));                              \
+          const auto mb = static_cast<ACC>(0 - static_cast<ACC>((m >> b) & 1U));                              \
+          a[b] += (s & pb) - (s & mb);                                                                        \
+        }                                                                                                     \
+      }                                                                                                       \
+    }                                                                                                         \
+  }
+SPIKESIM_TERNARY_PLANE(std::int32_t, std::uint32_t)
+SPIKESIM_TERNARY_PLANE(std::int64_t, std::uint64_t)
+#undef SPIKESIM_TERNARY_PLANE
+
 void for_each_output_slice(std::size_t n, const std::function<void(std::size_t, std::size_t)>& slice) {
   const std::size_t grain = slice_grain(n);
   if (n <= grain) {
