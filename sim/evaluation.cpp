@@ -97,15 +97,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     j["effective_acs"] = totals.run.effective_acs;
     j["effective_macs"] = totals.run.effective_macs;
     j["amplitude_acs"] = totals.run.amplitude_acs;
-    // The linear layers' share of synaptic operations that were additions (ternary weights).
-    std::uint64_t linear_events = 0, additive = 0;
-    for (const StageAccount& a : net.accounts())
-      if (a.kind == "linear") {
-        linear_events += a.run.synaptic_events;
-        additive += a.run.additive_acs;
-      }
-    j["additive_acs"] = additive;
-    j["additive_fraction"] = linear_events ? static_cast<double>(additive) / static_cast<double>(linear_events) : 0.0;
+    j.update(additive_json(net.accounts()));
     j["dense_macs"] = totals.dense_equivalent.dense[DenseOp::mac];
     j["energy_pj"] = totals.energy.total_pj();
     j["dense_energy_pj"] = totals.dense_energy.total_pj();

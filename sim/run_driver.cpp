@@ -258,6 +258,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
     out.summary.update(weight_settings_json(cfg.weights, model));
+    out.summary.update(additive_json(accounts));
     out.summary["energy_preset"] = cfg.energy.preset;
     out.summary["model"] = model.source;
     out.summary["model_format"] = model.format;

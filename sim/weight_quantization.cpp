@@ -204,6 +204,17 @@ nlohmann::json weight_settings_json(const WeightsConfig& w, const LlamaModel& mo
   return j;
 }
 
+nlohmann::json additive_json(const std::vector<StageAccount>& accounts) {
+  std::uint64_t events = 0, additive = 0;
+  for (const StageAccount& a : accounts)
+    if (a.kind == "linear") {
+      events += a.run.synaptic_events;
+      additive += a.run.additive_acs;
+    }
+  return {{"additive_acs", additive},
+          {"additive_fraction", events ? static_cast<double>(additive) / static_cast<double>(events) : 0.0}};
+}
+
 std::string weights_text(const WeightsConfig& w) {
   if (w.method == WeightMethod::ternary) {
     static constexpr const char* kSaliency[] = {"hessian", "obs", "none"};

@@ -21,6 +21,7 @@
 
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
+#include "sim/transformer.hpp"
 
 namespace spikesim {
 
@@ -65,6 +66,10 @@ struct WeightSpikingFigures {
   }
 };
 WeightSpikingFigures weight_spiking_figures(const WeightTensor& t);
+
+// additive_acs and additive_fraction of a run: the linear stages' synaptic
+// operations that were additions (ternary weights), and their share.
+nlohmann::json additive_json(const std::vector<StageAccount>& accounts);
 
 // "as loaded (bf16)", "RTN W4 per-channel asym", "GPTQ W4 g128 sym act-order", for logs and summaries.
 std::string weights_text(const WeightsConfig& weights);
