@@ -63,7 +63,8 @@ TernaryResult random_ternary(int rows, int cols, int group, int max_steps, bool 
       t.salient_scales.push_back(0.01f * static_cast<float>(r + 1));
       for (int c = 0; c < cols; ++c)
         if (rng.next() % 10 == 0) {
-          t.salient[static_cast<std::size_t>(r) * cols + c] = static_cast<std::int8_t>(rng.next() % 255) - 127;
+          const int code = static_cast<int>(rng.next() % 255) - 127;  // −127..127
+          t.salient[static_cast<std::size_t>(r) * cols + c] = static_cast<std::int8_t>(code);
           for (int k = 0; k < max_steps; ++k) t.planes[(static_cast<std::size_t>(k) * rows + r) * cols + c] = 0;
         }
     }
