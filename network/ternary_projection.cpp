@@ -13,18 +13,20 @@ TernaryProjection::TernaryProjection(std::string name, const WeightTensor& weigh
     : StaticProjection(std::move(name), weights) {
   kind_ = "ternary";
   if (w_.type() != WeightType::ternary)
-    throw Error(ExitCode::internal, fmt::format("projection '{}': needs ternary weights, got {}", name_, w_.format()));
+    throw Error(ExitCode::internal,
+                fmt::format("projection '{}': needs ternary weights, got {}", name_, w_.format()));
 }
 
 void TernaryProjection::bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups,
                                     std::int64_t max_membrane) {
   const std::size_t d_out = w_.rows(), K = w_.groups(), T = static_cast<std::size_t>(w_.max_steps());
   if (group_of.size() != w_.cols())
-    throw Error(ExitCode::internal, fmt::format("projection '{}': source has {} neurons, expected d_in = {}", name_,
-                                                group_of.size(), w_.cols()));
+    throw Error(ExitCode::internal, fmt::format("projection '{}': source has {} neurons, expected d_in = {}",
+                                                name_, group_of.size(), w_.cols()));
   groups_ = groups;
   bound_ = static_cast<std::int64_t>(w_.group()) * max_membrane;
-  if (w_.has_salient()) bound_ = std::max<std::int64_t>(bound_, static_cast<std::int64_t>(w_.cols()) * max_membrane * 127);
+  if (w_.has_salient())
+    bound_ = std::max<std::int64_t>(bound_, static_cast<std::int64_t>(w_.cols()) * max_membrane * 127);
   wide_ = bound_ >= std::numeric_limits<std::int32_t>::max();
   c_.assign(rows() * d_out, 0);
   for (std::size_t i = 0; i < w_.cols(); ++i) {
@@ -49,13 +51,16 @@ void TernaryProjection::deliver(std::span<const SpikeEvent> events, std::span<co
   const std::size_t K = w_.groups(), T = static_cast<std::size_t>(w_.max_steps());
   if (target.outputs() != w_.rows() || target.rows() != rows() ||
       target.kind() != (wide_ ? Integrator::Kind::int64 : Integrator::Kind::int32))
-    throw Error(ExitCode::internal, fmt::format("projection '{}': integrator of {} rows x {} outputs, expected {} x {}",
-                                                name_, target.rows(), target.outputs(), rows(), w_.rows()));
+    throw Error(ExitCode::internal,
+                fmt::format("projection '{}': integrator of {} rows x {} outputs, expected {} x {}", name_,
+                            target.rows(), target.outputs(), rows(), w_.rows()));
   auto run = [&](auto tag) {
     using Acc = decltype(tag);
     auto row = [&](std::size_t r) -> Acc* {
-      if constexpr (std::is_same_v<Acc, std::int32_t>) return target.row_i32(r);
-      else return target.row_i64(r);
+      if constexpr (std::is_same_v<Acc, std::int32_t>)
+        return target.row_i32(r);
+      else
+        return target.row_i64(r);
     };
     for_each_output_slice(w_.rows(), [&](std::size_t j0, std::size_t j1) {
       const std::size_t w0 = j0 / 64, words = (j1 - j0 + 63) / 64;
@@ -84,9 +89,10 @@ void TernaryProjection::read_out(const Integrator& acc, const TokenScale& scale,
                                  std::span<float> y, DenseOpCounts* ops) const {
   const std::size_t d_out = w_.rows(), K = w_.groups(), T = static_cast<std::size_t>(w_.max_steps());
   if (scale.theta.size() != groups_ || acc.rows() != rows() || y.size() != d_out)
-    throw Error(ExitCode::internal, fmt::format("projection '{}' read-out: {} groups x {} outputs, got {} scales, "
-                                                "{} accumulator rows, {} outputs",
-                                                name_, groups_, d_out, scale.theta.size(), acc.rows(), y.size()));
+    throw Error(ExitCode::internal,
+                fmt::format("projection '{}' read-out: {} groups x {} outputs, got {} scales, "
+                            "{} accumulator rows, {} outputs",
+                            name_, groups_, d_out, scale.theta.size(), acc.rows(), y.size()));
   const bool salient = w_.has_salient();
   for (std::size_t j = 0; j < d_out; ++j) {
     double v = bias.empty() ? 0.0 : static_cast<double>(bias[j]);
@@ -114,11 +120,13 @@ void TernaryProjection::read_out(const Integrator& acc, const TokenScale& scale,
   }
 }
 
-void TernaryProjection::account_events(std::span<const SpikeEvent> events, const EventSummary&, OpCounts& c) const {
+void TernaryProjection::account_events(std::span<const SpikeEvent> events, const EventSummary&,
+                                       OpCounts& c) const {
   const std::uint64_t plane_bytes = (2 * static_cast<std::uint64_t>(w_.rows()) + 7) / 8;
   const std::uint64_t index_bytes = w_.rows() <= 65536 ? 2 : 4;
   for (const SpikeEvent& e : events) {
-    const std::uint64_t adds = w_.additions(e.neuron), muls = w_.multiplications(e.neuron), f = synapses_of(e.neuron);
+    const std::uint64_t adds = w_.additions(e.neuron), muls = w_.multiplications(e.neuron),
+                        f = synapses_of(e.neuron);
     const auto mag = static_cast<std::uint32_t>(std::abs(e.amplitude));
     const std::uint64_t shifts = shift_add_cost(mag);
     c.synaptic_events += f;

@@ -43,7 +43,8 @@ class TernaryProjection final : public StaticProjection {
   TernaryProjection(std::string name, const WeightTensor& weights);
 
   [[nodiscard]] bool integer_synapses() const override { return true; }
-  void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups, std::int64_t max_membrane) override;
+  void bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups,
+                   std::int64_t max_membrane) override;
   void prepare(Integrator& integrator) const override;
   void deliver(std::span<const SpikeEvent> events, std::span<const std::uint32_t> group_of,
                Integrator& target) const override;
@@ -60,7 +61,9 @@ class TernaryProjection final : public StaticProjection {
   [[nodiscard]] std::int64_t accumulator_bound() const { return bound_; }
 
  private:
-  [[nodiscard]] std::size_t step_rows() const { return groups_ * w_.groups() * static_cast<std::size_t>(w_.max_steps()); }
+  [[nodiscard]] std::size_t step_rows() const {
+    return groups_ * w_.groups() * static_cast<std::size_t>(w_.max_steps());
+  }
   [[nodiscard]] std::size_t rows() const { return step_rows() + (w_.has_salient() ? groups_ : 0); }
 
   std::size_t groups_ = 0;

@@ -356,7 +356,8 @@ void ternary_matvec(const WeightTensor& w, std::span<const float> x, std::span<f
         const auto xi = static_cast<double>(x[i]);
         for (std::size_t q = 0; q < words; ++q)
           for (unsigned b = 0; b < 64; ++b)
-            part[64 * q + b] += xi * (static_cast<double>((plus[q] >> b) & 1U) - static_cast<double>((minus[q] >> b) & 1U));
+            part[64 * q + b] +=
+                xi * (static_cast<double>((plus[q] >> b) & 1U) - static_cast<double>((minus[q] >> b) & 1U));
       }
       if (!any) continue;
       for (std::size_t j = 0; j < rows; ++j) acc[j] += static_cast<double>(w.alpha(k, j, g)) * part[j];
@@ -365,7 +366,8 @@ void ternary_matvec(const WeightTensor& w, std::span<const float> x, std::span<f
     std::fill(part.begin(), part.end(), 0.0);
     for (std::size_t i = 0; i < w.cols(); ++i) {
       const SalientLine s = w.salient(i);
-      for (std::size_t q = 0; q < s.rows.size(); ++q) part[s.rows[q]] += static_cast<double>(s.codes[q]) * static_cast<double>(x[i]);
+      for (std::size_t q = 0; q < s.rows.size(); ++q)
+        part[s.rows[q]] += static_cast<double>(s.codes[q]) * static_cast<double>(x[i]);
     }
     for (std::size_t j = 0; j < rows; ++j) acc[j] += static_cast<double>(w.salient_scale(j)) * part[j];
   }

@@ -23,11 +23,13 @@ WeightTensor quantize_tensor(const WeightTensor& w, const WeightsConfig& cfg, co
   if (cfg.method == WeightMethod::ternary) {
     const TernarySpec spec{cfg.steps, cfg.max_steps, cfg.group, static_cast<ColumnSaliency>(cfg.column_saliency),
                            cfg.compensate};
-    return WeightTensor::from_ternary(quantize_ternary(values, hessian, spec, GptqOptions{cfg.damp, 128, false}).view());
+    const GptqOptions gptq{cfg.damp, 128, false};
+    return WeightTensor::from_ternary(quantize_ternary(values, hessian, spec, gptq).view());
   }
   if (cfg.method == WeightMethod::pbllm) {
     const PbllmSpec spec{cfg.salient_fraction, cfg.group, cfg.compensate};
-    return WeightTensor::from_ternary(quantize_pbllm(values, *hessian, spec, GptqOptions{cfg.damp, 128, false}).view());
+    const GptqOptions gptq{cfg.damp, 128, false};
+    return WeightTensor::from_ternary(quantize_pbllm(values, *hessian, spec, gptq).view());
   }
   const WeightQuantSpec spec{cfg.bits, cfg.group, cfg.symmetric};
   const QuantizedWeights q = hessian ? quantize_gptq(values, *hessian, spec, GptqOptions{cfg.damp, 128, cfg.act_order})

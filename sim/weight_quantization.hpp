@@ -48,9 +48,12 @@ nlohmann::json weight_settings_json(const WeightsConfig& weights, const LlamaMod
 // int8 weights; every weight of an f32/int tensor), step planes and bytes.
 struct WeightSpikingFigures {
   std::uint64_t weights = 0, bytes = 0, additions = 0, multiplications = 0, steps = 0;
-  [[nodiscard]] double bits_per_weight() const { return weights ? 8.0 * static_cast<double>(bytes) / static_cast<double>(weights) : 0.0; }
+  [[nodiscard]] double bits_per_weight() const { return 8.0 * per_weight(bytes); }
   // Mean ternary steps per weight (0 for non-ternary tensors).
-  [[nodiscard]] double equal_steps() const { return weights ? static_cast<double>(steps) / static_cast<double>(weights) : 0.0; }
+  [[nodiscard]] double equal_steps() const { return per_weight(steps); }
+  [[nodiscard]] double per_weight(std::uint64_t n) const {
+    return weights ? static_cast<double>(n) / static_cast<double>(weights) : 0.0;
+  }
   // Share of synaptic operations that are additions if every input fires once.
   [[nodiscard]] double additive_fraction() const {
     const std::uint64_t ops = additions + multiplications;

@@ -24,15 +24,18 @@ struct Compensation {
 };
 
 Compensation prepare(const MatrixRM& w, const Eigen::MatrixXd* hessian, double damp, const char* what) {
-  if (w.rows() == 0 || w.cols() == 0) throw Error(ExitCode::config, fmt::format("{}: the weight is empty", what));
-  if (!w.allFinite()) throw Error(ExitCode::numeric, fmt::format("{}: the weight has NaN or Inf values", what));
+  if (w.rows() == 0 || w.cols() == 0)
+    throw Error(ExitCode::config, fmt::format("{}: the weight is empty", what));
+  if (!w.allFinite())
+    throw Error(ExitCode::numeric, fmt::format("{}: the weight has NaN or Inf values", what));
   Compensation c{w, {}};
   if (!hessian) return c;
   const auto n = w.cols();
   if (hessian->rows() != n || hessian->cols() != n)
-    throw Error(ExitCode::config, fmt::format("{}: the Hessian is {}x{}, expected {}x{}", what, hessian->rows(),
-                                              hessian->cols(), n, n));
-  if (!hessian->allFinite()) throw Error(ExitCode::numeric, fmt::format("{}: the Hessian has NaN or Inf values", what));
+    throw Error(ExitCode::config, fmt::format("{}: the Hessian is {}x{}, expected {}x{}", what,
+                                              hessian->rows(), hessian->cols(), n, n));
+  if (!hessian->allFinite())
+    throw Error(ExitCode::numeric, fmt::format("{}: the Hessian has NaN or Inf values", what));
   if (!std::isfinite(damp) || damp < 0)
     throw Error(ExitCode::config, fmt::format("{}: damp = {}, expected a finite value >= 0", what, damp));
   Eigen::MatrixXd h = *hessian;
@@ -51,7 +54,8 @@ Compensation prepare(const MatrixRM& w, const Eigen::MatrixXd* hessian, double d
 // c0 for rows [r0, r0 + m) from the weights as updated so far;
 // on_column(r, c, w) quantizes one weight and returns its value.
 template <class OnGroup, class OnColumn>
-void sweep(const Compensation& comp, int group, int block, const OnGroup& on_group, const OnColumn& on_column) {
+void sweep(const Compensation& comp, int group, int block, const OnGroup& on_group,
+           const OnColumn& on_column) {
   const MatrixRM& w0 = comp.w0;
   const auto n = static_cast<int>(w0.cols());
   const bool update = comp.u.size() > 0;
@@ -83,7 +87,8 @@ void sweep(const Compensation& comp, int group, int block, const OnGroup& on_gro
     }
   };
   // Fixed chunks of rows: the bits do not depend on the thread count.
-  tbb::parallel_for(tbb::blocked_range<int>(0, static_cast<int>(w0.rows()), 64), rows, tbb::simple_partitioner());
+  tbb::parallel_for(tbb::blocked_range<int>(0, static_cast<int>(w0.rows()), 64), rows,
+                    tbb::simple_partitioner());
 }
 
 // α of one ternary step on residuals x: TWN's start, then Lloyd rounds.
@@ -128,8 +133,10 @@ TernaryResult empty_result(const MatrixRM& w, int group, int max_steps) {
 
 int checked_group(int group, const MatrixRM& w, const char* key) {
   if (group < 0)
-    throw Error(ExitCode::config, fmt::format("key '{}' = {}: expected 0 (per output channel) or a positive number "
-                                              "of inputs", key, group));
+    throw Error(ExitCode::config,
+                fmt::format("key '{}' = {}: expected 0 (per output channel) or a positive number "
+                            "of inputs",
+                            key, group));
   return group == 0 ? static_cast<int>(w.cols()) : group;
 }
 
@@ -166,7 +173,8 @@ MatrixRM TernaryResult::dequantized() const {
         v += alphas[(static_cast<std::size_t>(k) * rows + r) * groups + c / group] *
              static_cast<float>(planes[(static_cast<std::size_t>(k) * rows + r) * cols + c]);
       if (!salient.empty())
-        v += salient_scales[static_cast<std::size_t>(r)] * static_cast<float>(salient[static_cast<std::size_t>(r) * cols + c]);
+        v += salient_scales[static_cast<std::size_t>(r)] *
+             static_cast<float>(salient[static_cast<std::size_t>(r) * cols + c]);
       m(r, c) = v;
     }
   return m;
@@ -179,19 +187,23 @@ std::vector<std::uint8_t> allocate_steps(std::span<const double> saliency, doubl
   if (!(equal_steps >= 1.0) || equal_steps > max_steps)
     throw Error(ExitCode::config,
                 fmt::format("key 'weights.steps' = {}: the mean ternary steps per weight must lie in 1..{} "
-                            "(weights.max_steps)", equal_steps, max_steps));
+                            "(weights.max_steps)",
+                            equal_steps, max_steps));
   const std::size_t n = saliency.size();
   if (uniform) {
     if (equal_steps != std::floor(equal_steps))
-      throw Error(ExitCode::config, fmt::format("key 'weights.steps' = {}: with weights.column_saliency = \"none\" "
-                                                "every column gets the same steps, so it must be a whole number",
-                                                equal_steps));
+      throw Error(ExitCode::config,
+                  fmt::format("key 'weights.steps' = {}: with weights.column_saliency = \"none\" "
+                              "every column gets the same steps, so it must be a whole number",
+                              equal_steps));
     return std::vector<std::uint8_t>(n, static_cast<std::uint8_t>(equal_steps));
   }
   std::vector<std::uint8_t> steps(n, 1);
   auto extra = static_cast<std::size_t>(std::llround(equal_steps * static_cast<double>(n))) - n;
   using Entry = std::pair<double, std::size_t>;
-  auto lower = [](const Entry& a, const Entry& b) { return a.first < b.first || (a.first == b.first && a.second > b.second); };
+  auto lower = [](const Entry& a, const Entry& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  };
   std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> next(lower);
   if (max_steps > 1)
     for (std::size_t c = 0; c < n; ++c) next.emplace(saliency[c], c);
@@ -228,7 +240,8 @@ TernaryResult quantize_ternary(const MatrixRM& w, const Eigen::MatrixXd* hessian
   auto on_group = [&](int r0, int m, int c0, const Eigen::MatrixXd& values) {
     std::vector<float> residual(static_cast<std::size_t>(values.cols())), active;
     for (int k = 0; k < m; ++k) {
-      for (Eigen::Index j = 0; j < values.cols(); ++j) residual[static_cast<std::size_t>(j)] = static_cast<float>(values(k, j));
+      for (Eigen::Index j = 0; j < values.cols(); ++j)
+        residual[static_cast<std::size_t>(j)] = static_cast<float>(values(k, j));
       for (int s = 0; s < t.max_steps; ++s) {
         active.clear();
         for (std::size_t j = 0; j < residual.size(); ++j)
@@ -237,7 +250,8 @@ TernaryResult quantize_ternary(const MatrixRM& w, const Eigen::MatrixXd* hessian
         const float alpha = fit_alpha(active);
         alpha_at(s, r0 + k, c0 / group) = alpha;
         for (std::size_t j = 0; j < residual.size(); ++j)
-          if (t.steps[c0 + j] > s) residual[j] -= alpha * static_cast<float>(ternary_sign(residual[j], alpha));
+          if (t.steps[c0 + j] > s)
+            residual[j] -= alpha * static_cast<float>(ternary_sign(residual[j], alpha));
       }
     }
   };
@@ -260,8 +274,8 @@ TernaryResult quantize_pbllm(const MatrixRM& w, const Eigen::MatrixXd& hessian, 
                              const GptqOptions& options) {
   const int group = checked_group(spec.group, w, "weights.group");
   if (!(spec.salient_fraction >= 0.0 && spec.salient_fraction <= 1.0))
-    throw Error(ExitCode::config, fmt::format("key 'weights.salient_fraction' = {}: expected 0..1",
-                                              spec.salient_fraction));
+    throw Error(ExitCode::config,
+                fmt::format("key 'weights.salient_fraction' = {}: expected 0..1", spec.salient_fraction));
   Compensation comp = prepare(w, &hessian, options.damp, "PB-LLM weights");
   TernaryResult t = empty_result(w, group, 1);
   t.salient.assign(static_cast<std::size_t>(t.rows) * t.cols, 0);
@@ -276,7 +290,8 @@ TernaryResult quantize_pbllm(const MatrixRM& w, const Eigen::MatrixXd& hessian, 
   const int groups = (t.cols + group - 1) / group;
   auto on_group = [&](int r0, int m, int c0, const Eigen::MatrixXd& values) {
     const auto size = static_cast<std::size_t>(values.cols());
-    const auto n_salient = static_cast<std::size_t>(std::llround(spec.salient_fraction * static_cast<double>(size)));
+    const auto n_salient =
+        static_cast<std::size_t>(std::llround(spec.salient_fraction * static_cast<double>(size)));
     std::vector<std::size_t> order(size);
     for (int k = 0; k < m; ++k) {
       std::iota(order.begin(), order.end(), std::size_t{0});
@@ -284,7 +299,8 @@ TernaryResult quantize_pbllm(const MatrixRM& w, const Eigen::MatrixXd& hessian, 
         const double u = u_diag(c0 + static_cast<Eigen::Index>(j));
         return values(k, static_cast<Eigen::Index>(j)) * values(k, static_cast<Eigen::Index>(j)) / (u * u);
       };
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return metric(a) > metric(b); });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return metric(a) > metric(b); });
       double sum = 0;
       for (std::size_t q = 0; q < size; ++q) {
         const std::size_t j = order[q];

@@ -59,7 +59,7 @@ struct TernarySpec {
   int max_steps = 2;         // 1..8
   int group = 0;             // inputs per α group; 0 = per output channel
   ColumnSaliency saliency = ColumnSaliency::hessian;
-  bool compensate = true;    // GPTQ error compensation (else plain TWN steps)
+  bool compensate = true;  // GPTQ error compensation (else plain TWN steps)
 };
 
 struct PbllmSpec {
@@ -72,9 +72,9 @@ struct PbllmSpec {
 struct TernaryResult {
   int rows = 0, cols = 0, group = 0, max_steps = 0;
   std::vector<std::uint8_t> steps;
-  std::vector<std::int8_t> planes;  // [max_steps x rows x cols]
-  std::vector<float> alphas;        // [max_steps x rows x groups]
-  std::vector<std::int8_t> salient; // [rows x cols] or empty
+  std::vector<std::int8_t> planes;   // [max_steps x rows x cols]
+  std::vector<float> alphas;         // [max_steps x rows x groups]
+  std::vector<std::int8_t> salient;  // [rows x cols] or empty
   std::vector<float> salient_scales;
   [[nodiscard]] TernaryWeights view() const;
   // Σ_k α B + σ q in float, in the order WeightTensor::value sums.

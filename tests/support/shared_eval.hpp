@@ -15,15 +15,21 @@ struct SharedModel {
   const char* tokens;
   bool rows;  // the token file is rows of 256 (stories260K), else windows
 };
-inline constexpr SharedModel kBrownLlamaS{"models/brown-llama-s", "models/brown-llama-s/dev_tokens.i32", false};
-inline constexpr SharedModel kStories260K{"models/stories260K/stories260K.bin", "models/stories260K/sampled_tokens.i32",
-                                          true};
+inline constexpr SharedModel kBrownLlamaS{"models/brown-llama-s", "models/brown-llama-s/dev_tokens.i32",
+                                          false};
+inline constexpr SharedModel kStories260K{"models/stories260K/stories260K.bin",
+                                          "models/stories260K/sampled_tokens.i32", true};
 
 // 16 windows (or rows) of 256 tokens, quantized mode, KV spiking off, unless `settings` say otherwise.
 inline nlohmann::json evaluate_shared(const SharedModel& m, const std::filesystem::path& model,
-                                      const std::filesystem::path& tokens, const std::vector<std::string>& settings) {
-  std::vector<std::string> o = {"run.mode=quantized", "record.enabled=false", "run.progress=false",
-                                "eval.windows=16",    "eval.seq=256",         "encoding.kv_spiking=false",
+                                      const std::filesystem::path& tokens,
+                                      const std::vector<std::string>& settings) {
+  std::vector<std::string> o = {"run.mode=quantized",
+                                "record.enabled=false",
+                                "run.progress=false",
+                                "eval.windows=16",
+                                "eval.seq=256",
+                                "encoding.kv_spiking=false",
                                 "model.path=\"" + model.string() + "\"",
                                 "input.token_file=\"" + tokens.string() + "\""};
   if (m.rows) o.emplace_back("eval.rows=true");

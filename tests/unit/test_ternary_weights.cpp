@@ -38,7 +38,9 @@ Eigen::MatrixXd random_hessian(int cols, std::uint64_t seed) {
   return 2.0 / n * x.transpose() * x;
 }
 
-double error_norm(const MatrixRM& a, const MatrixRM& b) { return (a - b).cast<double>().norm(); }
+double error_norm(const MatrixRM& a, const MatrixRM& b) {
+  return (a - b).cast<double>().norm();
+}
 
 // A ternary tensor [rows x cols] with random steps and planes.
 TernaryResult random_ternary(int rows, int cols, int group, int max_steps, bool salient, std::uint64_t seed) {
@@ -55,7 +57,8 @@ TernaryResult random_ternary(int rows, int cols, int group, int max_steps, bool 
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < cols; ++c)
         if (k < t.steps[static_cast<std::size_t>(c)])
-          t.planes[(static_cast<std::size_t>(k) * rows + r) * cols + c] = static_cast<std::int8_t>(rng.next() % 3) - 1;
+          t.planes[(static_cast<std::size_t>(k) * rows + r) * cols + c] =
+              static_cast<std::int8_t>(rng.next() % 3) - 1;
   for (int i = 0; i < max_steps * rows * groups; ++i) t.alphas.push_back(static_cast<float>(rng.uniform()));
   if (salient) {
     t.salient.assign(static_cast<std::size_t>(rows) * cols, 0);
@@ -65,7 +68,8 @@ TernaryResult random_ternary(int rows, int cols, int group, int max_steps, bool 
         if (rng.next() % 10 == 0) {
           const int code = static_cast<int>(rng.next() % 255) - 127;  // −127..127
           t.salient[static_cast<std::size_t>(r) * cols + c] = static_cast<std::int8_t>(code);
-          for (int k = 0; k < max_steps; ++k) t.planes[(static_cast<std::size_t>(k) * rows + r) * cols + c] = 0;
+          for (int k = 0; k < max_steps; ++k)
+            t.planes[(static_cast<std::size_t>(k) * rows + r) * cols + c] = 0;
         }
     }
   }
@@ -74,7 +78,8 @@ TernaryResult random_ternary(int rows, int cols, int group, int max_steps, bool 
 
 }  // namespace
 
-TEST_CASE("ternary tensor: planes, α and salient weights round-trip through the packing", "[weights][ternary]") {
+TEST_CASE("ternary tensor: planes, α and salient weights round-trip through the packing",
+          "[weights][ternary]") {
   for (const bool salient : {false, true}) {
     const TernaryResult t = random_ternary(130, 21, 8, 3, salient, 7);  // 130 rows: a partial 64-bit word
     const WeightTensor w = WeightTensor::from_ternary(t.view());
@@ -112,8 +117,7 @@ TEST_CASE("ternary steps: each residual step lowers the error", "[weights][terna
   const MatrixRM w = random_matrix(48, 40, 11);
   double last = w.cast<double>().norm();
   for (const double steps : {1.0, 2.0, 3.0, 4.0}) {
-    const TernaryResult t =
-        quantize_ternary(w, nullptr, {steps, 4, 0, ColumnSaliency::none, false});
+    const TernaryResult t = quantize_ternary(w, nullptr, {steps, 4, 0, ColumnSaliency::none, false});
     const double err = error_norm(w, t.dequantized());
     INFO(steps << " steps: error " << err << ", before " << last);
     CHECK(err < 0.8 * last);
@@ -143,12 +147,14 @@ TEST_CASE("ternary steps: the budget is honoured and goes to the salient columns
 
 TEST_CASE("ternary steps: bad budgets are refused by name", "[weights][ternary]") {
   const std::vector<double> s(10, 1.0);
-  CHECK_THROWS_WITH(allocate_steps(s, 0.5, 2, false), Catch::Contains("weights.steps") && Catch::Contains("1..2"));
+  CHECK_THROWS_WITH(allocate_steps(s, 0.5, 2, false),
+                    Catch::Contains("weights.steps") && Catch::Contains("1..2"));
   CHECK_THROWS_WITH(allocate_steps(s, 2.5, 2, false), Catch::Contains("weights.steps"));
   CHECK_THROWS_WITH(allocate_steps(s, 1.4, 2, true), Catch::Contains("column_saliency"));
   CHECK_THROWS_WITH(allocate_steps(s, 1.0, 9, false), Catch::Contains("weights.max_steps"));
-  CHECK_THROWS_WITH(quantize_ternary(random_matrix(4, 10, 1), nullptr, {1.4, 2, 0, ColumnSaliency::hessian, true}),
-                    Catch::Contains("Hessian"));
+  CHECK_THROWS_WITH(
+      quantize_ternary(random_matrix(4, 10, 1), nullptr, {1.4, 2, 0, ColumnSaliency::hessian, true}),
+      Catch::Contains("Hessian"));
   LlamaModel model;
   auto refused = [&](WeightsConfig cfg, const char* key) {
     INFO(key);
@@ -186,11 +192,14 @@ TEST_CASE("ternary GPTQ: compensation lowers the output error on correlated inpu
     const Eigen::MatrixXd d = (w - q).cast<double>();
     return (d * h * d.transpose()).trace();
   };
-  const double plain = output_error(quantize_ternary(w, &h, {1.4, 2, 0, ColumnSaliency::hessian, false}).dequantized());
-  const double gptq = output_error(quantize_ternary(w, &h, {1.4, 2, 0, ColumnSaliency::hessian, true}).dequantized());
+  const double plain =
+      output_error(quantize_ternary(w, &h, {1.4, 2, 0, ColumnSaliency::hessian, false}).dequantized());
+  const double gptq =
+      output_error(quantize_ternary(w, &h, {1.4, 2, 0, ColumnSaliency::hessian, true}).dequantized());
   CHECK(gptq < 0.9 * plain);
   // More steps, less error, with compensation too.
-  const double two = output_error(quantize_ternary(w, &h, {2.0, 2, 0, ColumnSaliency::hessian, true}).dequantized());
+  const double two =
+      output_error(quantize_ternary(w, &h, {2.0, 2, 0, ColumnSaliency::hessian, true}).dequantized());
   CHECK(two < gptq);
 }
 
@@ -217,7 +226,8 @@ TEST_CASE("ternary projection: spiking equals the whole codes exactly, with 1 an
           "[projection][ternary][threads]") {
   const std::size_t d_in = 70, d_out = 4200;  // above one slice: the parallel path runs
   for (const bool salient : {false, true}) {
-    const TernaryResult t = random_ternary(static_cast<int>(d_out), static_cast<int>(d_in), 16, 3, salient, 21);
+    const TernaryResult t =
+        random_ternary(static_cast<int>(d_out), static_cast<int>(d_in), 16, 3, salient, 21);
     const WeightTensor w = WeightTensor::from_ternary(t.view());
     REQUIRE(projection_kind_for(w) == "ternary");
     const auto proj = make_projection("ternary", "W", w);
@@ -241,7 +251,8 @@ TEST_CASE("ternary projection: spiking equals the whole codes exactly, with 1 an
       scale.zero.push_back(static_cast<std::int64_t>(3 + g));
     }
     auto run = [&](const std::vector<SpikeEvent>& events, int threads, Integrator& acc) {
-      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                static_cast<std::size_t>(threads));
       proj->prepare(acc);
       proj->deliver(events, grid.group_map(), acc);
       std::vector<float> y(d_out);
@@ -265,7 +276,8 @@ TEST_CASE("ternary projection: spiking equals the whole codes exactly, with 1 an
       double ref = 0;
       for (std::size_t i = 0; i < d_in; ++i) {
         const std::size_t g = grid.group_of(i);
-        ref += scale.theta[g] * (v[i] - static_cast<double>(scale.zero[g])) * dense(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(i));
+        ref += scale.theta[g] * (v[i] - static_cast<double>(scale.zero[g])) *
+               dense(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(i));
       }
       CHECK(one[j] == Approx(ref).epsilon(1e-5).margin(1e-4));
     }
@@ -292,7 +304,7 @@ TEST_CASE("weight spiking: the worked example of docs/concepts/weight-spiking.md
   // The four largest |w| get the two extra... four extra steps (12 = 1.5 · 8).
   CHECK(t.steps == std::vector<std::uint8_t>{2, 1, 1, 2, 2, 1, 2, 1});
   CHECK(t.alphas[0] == Approx(0.7375));  // TWN: Δ = 0.7 · 0.45; mean of 0.8, 1.1, 0.45, 0.6
-  CHECK(t.alphas[1] == Approx(0.325));   // residuals 0.0625, −0.3625, −0.2875, 0.1375: mean of 0.3625, 0.2875
+  CHECK(t.alphas[1] == Approx(0.325));  // residuals 0.0625, −0.3625, −0.2875, 0.1375: mean of 0.3625, 0.2875
   CHECK(t.planes == std::vector<std::int8_t>{1, 0, 0, -1, 1, 0, -1, 0, 0, 0, 0, -1, -1, 0, 0, 0});
   const float values[8] = {0.7375f, 0, 0, -1.0625f, 0.4125f, 0, -0.7375f, 0};
   for (std::size_t c = 0; c < 8; ++c) CHECK(q.value(0, c) == Approx(values[c]));

@@ -19,8 +19,8 @@ constexpr Model kBrown = test::kBrownLlamaS;
 constexpr Model kStories = test::kStories260K;
 using test::plus;
 
-nlohmann::json evaluate_with(const Model& m, const std::filesystem::path& model, const std::filesystem::path& tokens,
-                             const std::vector<std::string>& settings) {
+nlohmann::json evaluate_with(const Model& m, const std::filesystem::path& model,
+                             const std::filesystem::path& tokens, const std::vector<std::string>& settings) {
   return test::evaluate_shared(m, model, tokens, settings);
 }
 
@@ -39,7 +39,8 @@ TEST_CASE("weight spiking: ternary and PB-LLM spiking runs equal the quantized o
       const auto settings = plus(plus(kA4, weights), {"eval.windows=2", "encoding.kv_spiking=true"});
       const auto quantized = evaluate_with(m, model, tokens, settings);
       for (const int threads : {1, 2}) {
-        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+        tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(threads));
         const auto spiking = evaluate_with(m, model, tokens, plus(settings, {"run.mode=spiking"}));
         INFO(m.path << ", " << weights.front() << ", " << threads << " thread(s)");
         CHECK(spiking["ppl"].get<double>() == quantized["ppl"].get<double>());
