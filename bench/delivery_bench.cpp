@@ -8,8 +8,16 @@
 // measured in the same run and thread count (the limit a kernel that reads
 // each weight once can reach).
 //
-// Run: ./build/bench/delivery_bench [--reps N] [--formats f32,bf16,int8,int4]
-// Results: the weights issue's note (docs/concepts/weights.md explains the layout).
+// Ternary weight spike trains (docs/concepts/weight-spiking.md) run as
+// formats ternary1 and ternary2 (1 and 2 steps per weight, TWN without
+// calibration): their events add or subtract the amplitude under two bit
+// masks per step. Synaptic events are events x d_out for every format (the
+// synapse slots an event reaches), so the rates compare per connection;
+// weight GB/s counts the masks actually read.
+//
+// Run: ./build/bench/delivery_bench [--reps N] [--formats f32,bf16,int8,int4,ternary1,ternary2]
+// Results: the weights issue's note (docs/concepts/weights.md explains the
+// layout) and the weight-spiking issue's (12).
 #include <tbb/global_control.h>
 
 #include <fmt/format.h>
@@ -23,6 +31,7 @@
 
 #include "bench/array_sum.hpp"
 #include "core/random.hpp"
+#include "core/weights/ternary_quantizer.hpp"
 #include "core/weights/weight_quantizer.hpp"
 #include "network/integrator.hpp"
 #include "network/projection_kinds.hpp"
@@ -62,10 +71,29 @@ double read_bandwidth(std::size_t bytes, int reps) {
   return static_cast<double>(a.size() * 8) / s;
 }
 
-WeightTensor make_weights(std::size_t d_in, std::size_t d_out, WeightType type) {
+// A format: a weight type, and for ternary its steps per weight.
+struct Format {
+  WeightType type;
+  int steps = 0;
+  [[nodiscard]] std::string name() const {
+    return type == WeightType::ternary ? fmt::format("tern{}", steps) : std::string(weight_type_name(type));
+  }
+};
+
+Format parse_format(const std::string& name) {
+  if (name == "ternary1" || name == "ternary2") return {WeightType::ternary, name.back() - '0'};
+  return {parse_weight_type(name, "--formats"), 0};
+}
+
+WeightTensor make_weights(std::size_t d_in, std::size_t d_out, Format format) {
+  const WeightType type = format.type;
   Rng rng(42);
   MatrixRM w(static_cast<Eigen::Index>(d_out), static_cast<Eigen::Index>(d_in));
   for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(rng.normal() * 0.02);
+  if (type == WeightType::ternary)
+    return WeightTensor::from_ternary(
+        quantize_ternary(w, nullptr, {static_cast<double>(format.steps), format.steps, 0, ColumnSaliency::none, false})
+            .view());
   if (!is_integer(type)) return WeightTensor::from_f32(w, type, WeightOrder::by_input);
   const QuantizedWeights q = quantize_rtn(w, {type == WeightType::int4 ? 4 : 8, 128, false});
   return WeightTensor::from_integer({q.rows, q.cols, q.bits, q.group, q.codes, q.scales, q.zeros},
@@ -76,13 +104,14 @@ WeightTensor make_weights(std::size_t d_in, std::size_t d_out, WeightType type) 
 
 int main(int argc, char** argv) {
   int reps = 5;
-  std::vector<WeightType> formats = {WeightType::f32, WeightType::bf16, WeightType::int8, WeightType::int4};
+  std::vector<Format> formats = {{WeightType::f32},  {WeightType::bf16},       {WeightType::int8},
+                                 {WeightType::int4}, {WeightType::ternary, 1}, {WeightType::ternary, 2}};
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--reps") reps = std::max(1, std::stoi(argv[i + 1]));
     if (std::string(argv[i]) == "--formats") {
       formats.clear();
       std::stringstream list(argv[i + 1]);
-      for (std::string name; std::getline(list, name, ',');) formats.push_back(parse_weight_type(name, "--formats"));
+      for (std::string name; std::getline(list, name, ',');) formats.push_back(parse_format(name));
     }
   }
   struct Shape {
@@ -94,8 +123,8 @@ int main(int argc, char** argv) {
   fmt::print("{:>12} {:>6} {:>8} {:>7} {:>8} {:>14} {:>12} {:>12} {:>7}\n", "projection", "format", "threads",
              "active", "events", "syn.events/s", "weight GB/s", "read GB/s", "ratio");
   for (const Shape& shape : shapes)
-    for (const WeightType type : formats) {
-      const WeightTensor w = make_weights(shape.d_in, shape.d_out, type);
+    for (const Format& format : formats) {
+      const WeightTensor w = make_weights(shape.d_in, shape.d_out, format);
       const auto proj = make_projection(projection_kind_for(w), "W", w);
       const GifGrid grid = GifGrid::uniform(shape.d_in, 4, 1, false);
       proj->bind_groups(grid.group_map(), grid.groups(), grid.group_levels(0));
@@ -114,7 +143,7 @@ int main(int argc, char** argv) {
           const double syn = static_cast<double>(events.size() * shape.d_out) / s;
           const double bytes = static_cast<double>(events.size() * proj->weight_bytes_per_event()) / s;
           fmt::print("{:>12} {:>6} {:>8} {:>6.0f}% {:>8} {:>14.3e} {:>12.2f} {:>12.2f} {:>7.2f}\n",
-                     fmt::format("{}x{}", shape.d_in, shape.d_out), weight_type_name(type), threads,
+                     fmt::format("{}x{}", shape.d_in, shape.d_out), format.name(), threads,
                      activity * 100, events.size(), syn, bytes / 1e9, read_bw / 1e9, bytes / read_bw);
         }
       }

@@ -40,6 +40,7 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
   int_shift_add_acs += o.int_shift_add_acs;
   int_effective_acs += o.int_effective_acs;
   int_effective_macs += o.int_effective_macs;
+  additive_acs += o.additive_acs;
   neuron_tokens += o.neuron_tokens;
   dense += o.dense;
   return *this;
@@ -50,7 +51,7 @@ double activation_sparsity(const OpCounts& c) {
   return steps > 0 ? 1.0 - static_cast<double>(c.spikes) / steps : 0.0;
 }
 
-std::array<std::pair<std::string_view, std::uint64_t>, 15> op_count_fields(const OpCounts& c) {
+std::array<std::pair<std::string_view, std::uint64_t>, 16> op_count_fields(const OpCounts& c) {
   return {{{"neurons", c.neurons},
            {"membrane_updates", c.membrane_updates},
            {"spikes", c.spikes},
@@ -65,7 +66,8 @@ std::array<std::pair<std::string_view, std::uint64_t>, 15> op_count_fields(const
            {"int_amplitude_acs", c.int_amplitude_acs},
            {"int_shift_add_acs", c.int_shift_add_acs},
            {"int_effective_acs", c.int_effective_acs},
-           {"int_effective_macs", c.int_effective_macs}}};
+           {"int_effective_macs", c.int_effective_macs},
+           {"additive_acs", c.additive_acs}}};
 }
 
 void NeuronCounters::resize(std::size_t n) {

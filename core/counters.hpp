@@ -50,6 +50,10 @@ struct OpCounts {
   std::uint64_t int_shift_add_acs = 0;
   std::uint64_t int_effective_acs = 0;
   std::uint64_t int_effective_macs = 0;
+  // Synaptic operations that are additions: a ternary weight adds or
+  // subtracts the amplitude (network/ternary_projection.hpp). The additive
+  // fraction of a layer is additive_acs / synaptic_events.
+  std::uint64_t additive_acs = 0;
   std::uint64_t neuron_tokens = 0;      // neurons x tokens encoded (denominator of rates)
   DenseOpCounts dense;                  // dense units and readout work
 
@@ -73,7 +77,7 @@ inline std::uint64_t neurobench_effective_macs(const OpCounts& c) { return c.eff
 
 // The scalar fields of OpCounts with their names: the one list that the
 // JSON summaries, the report and the HDF5 attributes are written from.
-std::array<std::pair<std::string_view, std::uint64_t>, 15> op_count_fields(const OpCounts& c);
+std::array<std::pair<std::string_view, std::uint64_t>, 16> op_count_fields(const OpCounts& c);
 
 // Per-neuron account of one population, accumulated over a run.
 struct NeuronCounters {

@@ -10,6 +10,8 @@
 //       f16) W [d_out x d_in], double accumulators
 //   IntProjection (int_projection.hpp)  static integer weights (int8, int4)
 //       with per-group scales: integer synapses, integer accumulators
+//   TernaryProjection (ternary_projection.hpp)  ternary weight spike trains:
+//       events add or subtract their amplitude, integer accumulators
 //   QkProjection, PvProjection (attention_projections.hpp)  attention's
 //       dynamic weights: the query, or the softmax probabilities, applied to
 //       cached K/V spikes
@@ -68,6 +70,19 @@ class Projection {
   // What delivering `events` through this projection costs (DESIGN.md §3):
   // synaptic events, ACs in both conventions, NeuroBench ACs/MACs, weight bytes.
   void account(const EventSummary& events, OpCounts& counts) const;
+  // Synapses an event on input `neuron` does work on: fan_out() unless the
+  // kind skips zero weights (ternary: its nonzero steps and salient weights).
+  [[nodiscard]] virtual std::uint64_t synapses_of(NeuronId neuron) const {
+    (void)neuron;
+    return fan_out();
+  }
+  // The same for the events themselves: a projection whose cost depends on
+  // which input fired (ternary: the nonzero steps of its line) overrides it.
+  virtual void account_events(std::span<const SpikeEvent> events, const EventSummary& summary,
+                              OpCounts& counts) const {
+    (void)events;
+    account(summary, counts);
+  }
 };
 
 // A projection with fixed weights W [d_out x d_in] (the model's linear

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "network/dense_projection.hpp"
 #include "network/int_projection.hpp"
+#include "network/ternary_projection.hpp"
 
 namespace spikesim {
 namespace {
@@ -23,6 +24,7 @@ constexpr std::array kKinds{
     ProjectionKind{"dense f16", WeightType::f16, &make<DenseProjection>},
     ProjectionKind{"dense int8", WeightType::int8, &make<IntProjection>},
     ProjectionKind{"dense int4", WeightType::int4, &make<IntProjection>},
+    ProjectionKind{"ternary", WeightType::ternary, &make<TernaryProjection>},
 };
 
 }  // namespace

@@ -255,6 +255,30 @@ void add_int_lines_real(WeightType type, double* acc, std::span<const std::byte*
   int_lines<double, double, double>(&real_int8, &real_int4, type, acc, lines, s, j0, n);
 }
 
+// 32 outputs per half word: gcc vectorizes the shift by the lane index
+// (vpsrlvd) when mask and accumulator lanes have one width. Little-endian:
+// the low half of a 64-bit mask word holds outputs 0..31.
+#define SPIKESIM_TERNARY_PLANE(ACC, MASK)                                                                       \
+  SPIKESIM_INT_CLONES void add_ternary_plane(ACC* __restrict acc, const std::uint64_t* plus,                   \
+                                             const std::uint64_t* minus, ACC s, std::size_t words) {         \
+    for (std::size_t w = 0; w < words; ++w) {                                                                 \
+      if ((plus[w] | minus[w]) == 0) continue;                                                                \
+      for (unsigned h = 0; h < 64 / (8 * sizeof(MASK)); ++h) {                                                \
+        const auto p = static_cast<MASK>(plus[w] >> (8 * sizeof(MASK) * h));                                  \
+        const auto m = static_cast<MASK>(minus[w] >> (8 * sizeof(MASK) * h));                                 \
+        ACC* a = acc + 64 * w + 8 * sizeof(MASK) * h;                                                         \
+        for (unsigned b = 0; b < 8 * sizeof(MASK); ++b) {                                                     \
+          const auto pb = static_cast<ACC>(0 - static_cast<ACC>((p >> b) & 1U));                              \
+          const auto mb = static_cast<ACC>(0 - static_cast<ACC>((m >> b) & 1U));                              \
+          a[b] += (s & pb) - (s & mb);                                                                        \
+        }                                                                                                     \
+      }                                                                                                       \
+    }                                                                                                         \
+  }
+SPIKESIM_TERNARY_PLANE(std::int32_t, std::uint32_t)
+SPIKESIM_TERNARY_PLANE(std::int64_t, std::uint64_t)
+#undef SPIKESIM_TERNARY_PLANE
+
 void for_each_output_slice(std::size_t n, const std::function<void(std::size_t, std::size_t)>& slice) {
   const std::size_t grain = slice_grain(n);
   if (n <= grain) {
@@ -271,10 +295,52 @@ void for_each_output_slice(std::size_t n, const std::function<void(std::size_t, 
       tbb::simple_partitioner());
 }
 
+namespace {
+// Ternary weights with real inputs: per α group and step, Σ ±x over the
+// plane's set bits, then one α per output; salient weights σ_j Σ q x. In
+// double, in a fixed order: no thread count changes the bits.
+void ternary_matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y) {
+  const std::size_t rows = w.rows(), words = w.plane_words();
+  std::vector<double> acc(rows, 0.0), part(words * 64);
+  for (std::size_t g = 0; g < w.groups(); ++g)
+    for (int k = 0; k < w.max_steps(); ++k) {
+      std::fill(part.begin(), part.end(), 0.0);
+      bool any = false;
+      for (std::size_t i = w.group_begin(g); i < w.group_end(g); ++i) {
+        if (w.steps(i) <= k) continue;
+        any = true;
+        const std::uint64_t* plus = w.plus_mask(i, k);
+        const std::uint64_t* minus = w.minus_mask(i, k);
+        const auto xi = static_cast<double>(x[i]);
+        for (std::size_t q = 0; q < words; ++q)
+          for (unsigned b = 0; b < 64; ++b)
+            part[64 * q + b] +=
+                xi * (static_cast<double>((plus[q] >> b) & 1U) - static_cast<double>((minus[q] >> b) & 1U));
+      }
+      if (!any) continue;
+      for (std::size_t j = 0; j < rows; ++j) acc[j] += static_cast<double>(w.alpha(k, j, g)) * part[j];
+    }
+  if (w.has_salient()) {
+    std::fill(part.begin(), part.end(), 0.0);
+    for (std::size_t i = 0; i < w.cols(); ++i) {
+      const SalientLine s = w.salient(i);
+      for (std::size_t q = 0; q < s.rows.size(); ++q)
+        part[s.rows[q]] += static_cast<double>(s.codes[q]) * static_cast<double>(x[i]);
+    }
+    for (std::size_t j = 0; j < rows; ++j) acc[j] += static_cast<double>(w.salient_scale(j)) * part[j];
+  }
+  for (std::size_t j = 0; j < rows; ++j) y[j] = static_cast<float>(acc[j]);
+}
+}  // namespace
+
 void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y) {
   if (x.size() != w.cols() || y.size() != w.rows())
     throw Error(ExitCode::internal, fmt::format("matvec: {} x {} weights, {} inputs, {} outputs", w.rows(), w.cols(),
                                                 x.size(), y.size()));
+  if (w.type() == WeightType::ternary) {
+    ternary_matvec(w, x, y);
+    return;
+  }
   const bool integer = is_integer(w.type());
   if (w.order() == WeightOrder::by_output) {
     // One dot product per output, in double; integer rows by group. Small

@@ -40,6 +40,15 @@ void add_int_lines(WeightType type, std::int64_t* acc, std::span<const std::byte
 void add_int_lines_real(WeightType type, double* acc, std::span<const std::byte* const> lines,
                         std::span<const double> s, std::size_t j0, std::size_t n);
 
+// One ternary step plane (core/weights/weight_tensor.hpp): acc[j] += s
+// where bit j of `plus` is set, −= s where bit j of `minus` is, for
+// j in [0, 64·words) (acc at output j0, the masks at word j0/64). Masks and
+// integer adds only: lanes select s with an AND, no multiplication.
+void add_ternary_plane(std::int32_t* acc, const std::uint64_t* plus, const std::uint64_t* minus, std::int32_t s,
+                       std::size_t words);
+void add_ternary_plane(std::int64_t* acc, const std::uint64_t* plus, const std::uint64_t* minus, std::int64_t s,
+                       std::size_t words);
+
 // Runs `slice(j0, j1)` over [0, n) in slices that TBB may run in parallel:
 // one slice per core where it fits, each a multiple of 64 outputs and long
 // enough to keep the hardware prefetcher streaming.

@@ -54,10 +54,8 @@ nlohmann::json evaluate(const SimConfig& cfg) {
   }
   progress.phase("calibrate", calibration_text(cfg, calib));
   const SaliencyPlan plan = calibrate(cfg, model, calib);
-  if (cfg.weights.bits != 0) {
-    progress.phase("quantize", weights_text(cfg.weights));
-    quantize_weights(model, cfg.weights, calib.sequences);
-  }
+  if (quantizes_weights(cfg.weights)) progress.phase("quantize", weights_text(cfg.weights));
+  quantize_weights(model, cfg.weights, calib.sequences);  // also refuses keys the method would ignore
   if (any_accuracy_method(cfg)) {
     progress.phase("tune encoders", "activation clipping and mixed precision on the calibration tokens");
     tune_encoders(model, cfg, plan, calib.sequences, methods);
@@ -121,6 +119,7 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     j["effective_acs"] = totals.run.effective_acs;
     j["effective_macs"] = totals.run.effective_macs;
     j["amplitude_acs"] = totals.run.amplitude_acs;
+    j.update(additive_json(net.accounts()));
     j["dense_macs"] = totals.dense_equivalent.dense[DenseOp::mac];
     j["energy_pj"] = totals.energy.total_pj();
     j["dense_energy_pj"] = totals.dense_energy.total_pj();

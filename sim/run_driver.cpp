@@ -210,10 +210,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   if (any_accuracy_method(cfg)) prepare_model(model, cfg, in.calibration.sequences, methods);
   progress.phase("calibrate", calibration_text(cfg, in.calibration));
   const SaliencyPlan plan = calibrate(cfg, model, in.calibration);
-  if (cfg.weights.bits != 0) {
-    progress.phase("quantize", weights_text(cfg.weights));
-    quantize_weights(model, cfg.weights, in.calibration.sequences);
-  }
+  if (quantizes_weights(cfg.weights)) progress.phase("quantize", weights_text(cfg.weights));
+  quantize_weights(model, cfg.weights, in.calibration.sequences);  // also refuses keys the method would ignore
   if (any_accuracy_method(cfg)) tune_encoders(model, cfg, plan, in.calibration.sequences, methods);
 
   std::optional<Hdf5Recorder> rec;
@@ -266,6 +264,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
     out.summary.update(weight_settings_json(cfg.weights, model));
+    out.summary.update(additive_json(accounts));
     out.summary["energy_preset"] = cfg.energy.preset;
     out.summary["model"] = model.source;
     out.summary["model_format"] = model.format;

@@ -44,14 +44,13 @@ void Simulator::run_encoder(Population& encoder, std::span<const float> input,
 
 void Simulator::account(Population& encoder, std::span<const SpikeEvent> due,
                         std::span<const DeliveryTarget> targets) {
-  std::uint64_t fan_out = 0;
-  for (const DeliveryTarget& t : targets) fan_out += t.projection->fan_out();
   NeuronCounters& per_neuron = encoder.counters();
-  for (const SpikeEvent& e : due) per_neuron.synaptic_events[e.neuron] += fan_out;
+  for (const DeliveryTarget& t : targets)
+    for (const SpikeEvent& e : due) per_neuron.synaptic_events[e.neuron] += t.projection->synapses_of(e.neuron);
   const EventSummary summary = EventSummary::of(due);
   for (const DeliveryTarget& t : targets) {
-    t.projection->account(summary, encoder.totals());
-    if (t.account) t.projection->account(summary, *t.account);
+    t.projection->account_events(due, summary, encoder.totals());
+    if (t.account) t.projection->account_events(due, summary, *t.account);
   }
 }
 

@@ -445,7 +445,16 @@ std::string sweep_table(const std::vector<nlohmann::json>& rows, const std::vect
     labels.push_back(settings_label(row, keys));
     width = std::max(width, labels.back().size());
   }
-  std::string out = fmt::format("  {:<{}} {:>12} {:>16}\n", "setting", width, "ppl", "pJ/token");
+  // Ternary / PB-LLM weights (docs/concepts/weight-spiking.md): their bits
+  // per weight, equal steps and additive fraction beside ppl and energy.
+  const auto figure = [](const nlohmann::json& row, const char* key) {
+    return row.contains(key) && row[key].is_number() ? row[key].get<double>() : 0.0;
+  };
+  const bool additive = std::any_of(rows.begin(), rows.end(), [&](const nlohmann::json& row) {
+    return figure(row, "weight_additive_fraction") > 0;
+  });
+  std::string out = fmt::format("  {:<{}} {:>12} {:>16}", "setting", width, "ppl", "pJ/token");
+  out += additive ? fmt::format(" {:>8} {:>6} {:>9}\n", "bits/w", "steps", "additive") : "\n";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
     const auto& row = rows[i];
@@ -453,7 +462,10 @@ std::string sweep_table(const std::vector<nlohmann::json>& rows, const std::vect
     const std::string energy = row.contains("energy_pj_per_token") && row["energy_pj_per_token"].is_number()
                                    ? fmt::format("{:.4g}", row["energy_pj_per_token"].get<double>())
                                    : "-";
-    out += fmt::format("{} {:<{}} {:>12} {:>16}\n", on_front ? '*' : ' ', labels[i], width, ppl, energy);
+    out += fmt::format("{} {:<{}} {:>12} {:>16}", on_front ? '*' : ' ', labels[i], width, ppl, energy);
+    out += additive ? fmt::format(" {:>8.3f} {:>6.2f} {:>8.1f}%\n", figure(row, "weight_bits_per_weight"),
+                                  figure(row, "weight_equal_steps"), 100 * figure(row, "weight_additive_fraction"))
+                    : "\n";
   }
   out += fmt::format("* non-dominated: {} of {} settings (no other has lower or equal ppl and energy)\n",
                      front.size(), rows.size());

@@ -7,15 +7,31 @@
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "core/weights/ternary_quantizer.hpp"
 #include "core/weights/weight_quantizer.hpp"
 #include "sim/transformer.hpp"
 
 namespace spikesim {
 namespace {
 
+bool is_ternary(const WeightsConfig& cfg) {
+  return cfg.method == WeightMethod::ternary || cfg.method == WeightMethod::pbllm;
+}
+
 WeightTensor quantize_tensor(const WeightTensor& w, const WeightsConfig& cfg, const Eigen::MatrixXd* hessian) {
-  const WeightQuantSpec spec{cfg.bits, cfg.group, cfg.symmetric};
   const MatrixRM values = w.to_f32();
+  if (cfg.method == WeightMethod::ternary) {
+    const TernarySpec spec{cfg.steps, cfg.max_steps, cfg.group, static_cast<ColumnSaliency>(cfg.column_saliency),
+                           cfg.compensate};
+    const GptqOptions gptq{cfg.damp, 128, false};
+    return WeightTensor::from_ternary(quantize_ternary(values, hessian, spec, gptq).view());
+  }
+  if (cfg.method == WeightMethod::pbllm) {
+    const PbllmSpec spec{cfg.salient_fraction, cfg.group, cfg.compensate};
+    const GptqOptions gptq{cfg.damp, 128, false};
+    return WeightTensor::from_ternary(quantize_pbllm(values, *hessian, spec, gptq).view());
+  }
+  const WeightQuantSpec spec{cfg.bits, cfg.group, cfg.symmetric};
   const QuantizedWeights q = hessian ? quantize_gptq(values, *hessian, spec, GptqOptions{cfg.damp, 128, cfg.act_order})
                                      : quantize_rtn(values, spec);
   const IntegerWeights iw{q.rows, q.cols, q.bits, q.group == 0 ? q.cols : q.group, q.codes, q.scales, q.zeros};
@@ -65,14 +81,67 @@ void gptq_layers(LlamaModel& model, const WeightsConfig& cfg, const std::vector<
   }
 }
 
+const char* method_name(WeightMethod m) {
+  switch (m) {
+    case WeightMethod::rtn:
+      return "rtn";
+    case WeightMethod::gptq:
+      return "gptq";
+    case WeightMethod::ternary:
+      return "ternary";
+    case WeightMethod::pbllm:
+      return "pbllm";
+  }
+  return "?";
+}
+
+// Plain ternary (no compensation, uniform steps) is the only ternary method that needs no calibration.
+bool needs_hessians(const WeightsConfig& cfg) {
+  if (cfg.method == WeightMethod::ternary)
+    return cfg.compensate || cfg.column_saliency != WeightColumnSaliency::none;
+  return cfg.method == WeightMethod::gptq || cfg.method == WeightMethod::pbllm;
+}
+
+// Keys that change the math refuse a method that would ignore them.
+void check_weight_keys(const WeightsConfig& cfg) {
+  const WeightsConfig d;
+  const std::string method = method_name(cfg.method);
+  auto refuse = [&](const char* key, const std::string& why) {
+    throw Error(ExitCode::config, fmt::format("key '{}' {} with weights.method = \"{}\"", key, why, method));
+  };
+  if (is_ternary(cfg)) {
+    if (cfg.bits != 0) refuse("weights.bits", "must be 0 (ternary steps and 8-bit salient weights have no bit width)");
+    if (cfg.symmetric) refuse("weights.symmetric", "is not implemented (α scales are symmetric already)");
+    if (cfg.act_order) refuse("weights.act_order", "is not implemented");
+    if (cfg.lm_head || cfg.embedding) refuse("weights.lm_head / weights.embedding", "is not implemented (RTN only)");
+    if (cfg.sequential && !needs_hessians(cfg))
+      refuse("weights.sequential", "needs Hessians (plain ternary, without compensation and saliency, has none)");
+  } else if (!cfg.compensate) {
+    refuse("weights.compensate", "applies to ternary and pbllm only");
+  }
+  if (cfg.method != WeightMethod::ternary &&
+      (cfg.steps != d.steps || cfg.max_steps != d.max_steps || cfg.column_saliency != d.column_saliency))
+    refuse("weights.steps / max_steps / column_saliency", "applies to weights.method = \"ternary\" only");
+  if (cfg.method != WeightMethod::pbllm && cfg.salient_fraction != d.salient_fraction)
+    refuse("weights.salient_fraction", "applies to weights.method = \"pbllm\" only");
+  if (cfg.method == WeightMethod::ternary && cfg.steps > cfg.max_steps)
+    throw Error(ExitCode::config, fmt::format("key 'weights.steps' = {}: more than weights.max_steps = {}", cfg.steps,
+                                              cfg.max_steps));
+}
+
 }  // namespace
 
+bool quantizes_weights(const WeightsConfig& cfg) { return cfg.bits != 0 || is_ternary(cfg); }
+
 void quantize_weights(LlamaModel& model, const WeightsConfig& cfg, const std::vector<std::vector<int>>& calibration) {
-  if (cfg.bits == 0) return;
-  if (cfg.method == WeightMethod::gptq) {
+  check_weight_keys(cfg);
+  if (!quantizes_weights(cfg)) return;
+  if (needs_hessians(cfg)) {
     if (calibration.empty())
-      throw Error(ExitCode::config, "key 'weights.method' = \"gptq\" needs calibration tokens "
-                                    "(encoding.calib_windows > 0, from the token file or encoding.calib_file)");
+      throw Error(ExitCode::config, fmt::format("key 'weights.method' = \"{}\" needs calibration tokens "
+                                                "(encoding.calib_windows > 0, from the token file or "
+                                                "encoding.calib_file)",
+                                                method_name(cfg.method)));
     if (cfg.sequential)
       for (int l = 0; l < model.config.n_layers; ++l) gptq_layers(model, cfg, calibration, l);
     else
@@ -89,23 +158,75 @@ void quantize_weights(LlamaModel& model, const WeightsConfig& cfg, const std::ve
   spdlog::info("weights: {} -> {}", weights_text(cfg), weights_format(model));
 }
 
+WeightSpikingFigures weight_spiking_figures(const WeightTensor& t) {
+  WeightSpikingFigures f;
+  f.weights = t.size();
+  f.bytes = t.stored_bytes();
+  if (t.type() == WeightType::ternary) {
+    for (std::size_t c = 0; c < t.cols(); ++c) {
+      f.additions += t.additions(c);
+      f.multiplications += t.multiplications(c);
+      f.steps += static_cast<std::uint64_t>(t.steps(c)) * t.rows();
+    }
+  } else {
+    f.multiplications = t.size();  // every weight multiplies (zeros included: dense-equivalent)
+  }
+  return f;
+}
+
 nlohmann::json weight_settings_json(const WeightsConfig& w, const LlamaModel& model) {
-  std::uint64_t bits = 0, count = 0;
+  WeightSpikingFigures all;
+  nlohmann::json layers = nlohmann::json::array();
   for (const auto& [name, t] : linear_weights(model))
     if (name != "w_lm_head") {
-      bits += 8 * t->stored_bytes();
-      count += t->size();
+      const WeightSpikingFigures f = weight_spiking_figures(*t);
+      all += f;
+      layers.push_back({{"name", name},
+                        {"format", t->format()},
+                        {"weight_bytes", f.bytes},
+                        {"bits_per_weight", f.bits_per_weight()},
+                        {"equal_steps", f.equal_steps()},
+                        {"additive_fraction", f.additive_fraction()}});
     }
-  return {{"wbits", w.bits},
-          {"wgroup", w.group},
-          {"wsym", w.symmetric},
-          {"wmethod", w.method == WeightMethod::gptq ? "gptq" : "rtn"},
-          {"weights", weights_format(model)},
-          {"weight_bytes", weight_bytes(model)},
-          {"weight_bits_per_weight", count > 0 ? static_cast<double>(bits) / static_cast<double>(count) : 0.0}};
+  nlohmann::json j = {{"wbits", w.bits},
+                      {"wgroup", w.group},
+                      {"wsym", w.symmetric},
+                      {"wmethod", method_name(w.method)},
+                      {"weights", weights_format(model)},
+                      {"weight_bytes", weight_bytes(model)},
+                      {"weight_bits_per_weight", all.bits_per_weight()},
+                      {"weight_equal_steps", all.equal_steps()},
+                      {"weight_additive_fraction", all.additive_fraction()},
+                      {"weight_layers", std::move(layers)}};
+  if (w.method == WeightMethod::ternary) {
+    j["wsteps"] = w.steps;
+    j["wmax_steps"] = w.max_steps;
+  }
+  if (w.method == WeightMethod::pbllm) j["wsalient"] = w.salient_fraction;
+  return j;
+}
+
+nlohmann::json additive_json(const std::vector<StageAccount>& accounts) {
+  std::uint64_t events = 0, additive = 0;
+  for (const StageAccount& a : accounts)
+    if (a.kind == "linear") {
+      events += a.run.synaptic_events;
+      additive += a.run.additive_acs;
+    }
+  return {{"additive_acs", additive},
+          {"additive_fraction", events ? static_cast<double>(additive) / static_cast<double>(events) : 0.0}};
 }
 
 std::string weights_text(const WeightsConfig& w) {
+  if (w.method == WeightMethod::ternary) {
+    static constexpr const char* kSaliency[] = {"hessian", "obs", "none"};
+    return fmt::format("ternary {} equal steps (max {}, {} saliency){}{}", w.steps, w.max_steps,
+                       kSaliency[static_cast<int>(w.column_saliency)], w.compensate ? " GPTQ" : "",
+                       w.group == 0 ? "" : fmt::format(" g{}", w.group));
+  }
+  if (w.method == WeightMethod::pbllm)
+    return fmt::format("PB-LLM {}% int8 salient{}{}", 100 * w.salient_fraction, w.compensate ? " GPTQ" : "",
+                       w.group == 0 ? "" : fmt::format(" g{}", w.group));
   if (w.bits == 0) return "as loaded";
   std::string text = fmt::format("{} W{} {} {}", w.method == WeightMethod::gptq ? "GPTQ" : "RTN", w.bits,
                                  w.group == 0 ? std::string("per-channel") : fmt::format("g{}", w.group),

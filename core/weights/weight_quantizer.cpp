@@ -97,7 +97,9 @@ void set_all_grids(QuantizedWeights& q, const MatrixRM& w) {
 // permutation and J H J = L Lᵀ: H⁻¹ = (J L⁻¹ J)ᵀ (J L⁻¹ J), and J L⁻¹ J is
 // upper triangular with a positive diagonal, so it is U. One factorization
 // and one triangular inverse instead of two factorizations and a full inverse.
-Eigen::MatrixXd upper_cholesky_of_inverse(const Eigen::MatrixXd& h) {
+}  // namespace
+
+Eigen::MatrixXd gptq_upper_factor(const Eigen::MatrixXd& h) {
   const Eigen::Index n = h.rows();
   Eigen::MatrixXd l = h.reverse();
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(l);  // factors in place: l's lower triangle is L
@@ -124,8 +126,6 @@ Eigen::MatrixXd upper_cholesky_of_inverse(const Eigen::MatrixXd& h) {
                 "increase the GPTQ damping (damp)");
   return u;
 }
-
-}  // namespace
 
 int QuantizedWeights::groups() const { return group == 0 ? 0 : (cols + group - 1) / group; }
 int QuantizedWeights::group_size(int g) const { return std::min(group, cols - g * group); }
@@ -219,7 +219,7 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
     h = hp;
   }
   h.diagonal().array() += options.damp * h.diagonal().mean();
-  const Eigen::MatrixXd u = upper_cholesky_of_inverse(h);
+  const Eigen::MatrixXd u = gptq_upper_factor(h);
   h.resize(0, 0);
 
   const auto maxq = static_cast<float>((1 << q.bits) - 1);

@@ -110,4 +110,10 @@ struct GptqOptions {
 QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian,
                                const WeightQuantSpec& spec, const GptqOptions& options = {});
 
+// The upper triangular U with Uᵀ U = H⁻¹ (GPTQ's Cholesky factor of the
+// inverse; quantize_gptq's and the ternary quantizers' compensation). `h`
+// already damped. Refuses (ExitCode::config) a Hessian that is not positive
+// definite.
+Eigen::MatrixXd gptq_upper_factor(const Eigen::MatrixXd& h);
+
 }  // namespace spikesim

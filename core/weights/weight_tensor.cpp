@@ -73,6 +73,8 @@ std::string_view weight_type_name(WeightType t) {
       return "int8";
     case WeightType::int4:
       return "int4";
+    case WeightType::ternary:
+      return "ternary";
   }
   return "?";
 }
@@ -228,6 +230,7 @@ std::int32_t WeightTensor::code(std::size_t r, std::size_t c) const {
 }
 
 float WeightTensor::value(std::size_t r, std::size_t c) const {
+  if (type_ == WeightType::ternary) return ternary_value(r, c);
   if (is_integer(type_)) {
     const std::size_t g = c / group_;
     return scale(r, g) * static_cast<float>(code(r, c) - zero(r, g));
@@ -238,7 +241,7 @@ float WeightTensor::value(std::size_t r, std::size_t c) const {
 
 bool WeightTensor::operator==(const WeightTensor& o) const {
   if (rows_ != o.rows_ || cols_ != o.cols_ || type_ != o.type_) return false;
-  if (data_ == o.data_ && order_ == o.order_ && quant_ == o.quant_) return true;
+  if (data_ == o.data_ && order_ == o.order_ && quant_ == o.quant_ && ternary_ == o.ternary_) return true;
   return to_f32() == o.to_f32();
 }
 
@@ -269,6 +272,8 @@ MatrixRM WeightTensor::to_f32() const {
 
 WeightTensor WeightTensor::reordered(WeightOrder order) const {
   if (order == order_) return *this;
+  if (type_ == WeightType::ternary)
+    throw Error(ExitCode::internal, "weight tensor: ternary weights are held by input only");
   if (!is_integer(type_)) {
     WeightTensor t = allocate(rows_, cols_, type_, order);
     const std::size_t bytes = storage_bits(type_) / 8;
@@ -312,6 +317,9 @@ std::uint64_t WeightTensor::count_zeros() const {
               for (std::size_t j = 0; j < n; ++j) zeros += (l[j] & 0x7fffU) == 0;
               break;
             }
+            case WeightType::ternary:
+              for (std::size_t j = 0; j < n; ++j) zeros += ternary_value(j, i) == 0.0f;
+              break;
             default:  // integer: a zero weight is a code equal to its zero point, or a zero scale
               for (std::size_t j = 0; j < n; ++j) {
                 const std::size_t row = by_input ? j : i, col = by_input ? i : j;
@@ -326,10 +334,16 @@ std::uint64_t WeightTensor::count_zeros() const {
 }
 
 std::uint64_t WeightTensor::line_bytes() const {
+  if (type_ == WeightType::ternary) {  // the mean over inputs: T_c planes each
+    std::uint64_t bits = 0;
+    for (std::size_t c = 0; c < cols_; ++c) bits += 2 * static_cast<std::uint64_t>(steps(c)) * rows_;
+    return (bits / cols_ + 7) / 8;
+  }
   return (static_cast<std::uint64_t>(line_length()) * storage_bits(type_) + 7) / 8;
 }
 
 std::uint64_t WeightTensor::stored_bytes() const {
+  if (type_ == WeightType::ternary) return ternary_bytes();
   std::uint64_t bytes = (static_cast<std::uint64_t>(size()) * storage_bits(type_) + 7) / 8;
   if (quant_) bytes += quant_->scales.size() * sizeof(float) + quant_->zeros.size() * sizeof(std::int8_t);
   return bytes;
@@ -340,6 +354,7 @@ double WeightTensor::bits_per_weight() const {
 }
 
 std::string WeightTensor::format() const {
+  if (type_ == WeightType::ternary) return ternary_format();
   if (!is_integer(type_)) return std::string(weight_type_name(type_));
   const std::string container(weight_type_name(type_));
   const std::string codes = bits_ == static_cast<int>(storage_bits(type_)) ? container

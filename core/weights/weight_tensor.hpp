@@ -35,6 +35,20 @@
 // k in its low nibble and element k + 32 in its high one, so both halves
 // unpack to contiguous runs without a shuffle.
 //
+// ternary            weight spike trains (DESIGN.md §1 "Weight spiking",
+//                    docs/concepts/weight-spiking.md): input c carries T_c
+//                    ternary steps, w[r, c] = Σ_{k<T_c} α[k, r, g] · B_k[r, c]
+//                    with B_k ∈ {−1, 0, +1} and α per output channel or per
+//                    group of inputs; optionally (PB-LLM) a sparse set of
+//                    salient weights kept as int8 codes with a per-channel
+//                    scale, w[r, c] = σ[r] · q[r, c], where every B is 0.
+//                    Stored by_input only: line c holds T_max steps, each
+//                    two bit masks of `rows` bits (B = +1, B = −1) in 64-bit
+//                    words; steps k >= T_c are zero. The salient weights are
+//                    a per-input list of (output, code). A step plane costs
+//                    two bits per weight (storage_bits): the figure that
+//                    stored_bytes and bits_per_weight count, per real step.
+//
 // A tensor is a value: copies share the same immutable storage (a vector,
 // or a mapped file kept open by `owner`).
 #include <algorithm>
@@ -50,7 +64,7 @@
 
 namespace spikesim {
 
-enum class WeightType : std::uint8_t { f32, bf16, f16, int8, int4 };
+enum class WeightType : std::uint8_t { f32, bf16, f16, int8, int4, ternary };
 enum class WeightOrder : std::uint8_t { by_input, by_output };
 
 std::string_view weight_type_name(WeightType t);
@@ -69,6 +83,8 @@ WeightType parse_weight_type(std::string_view name, std::string_view what);
       return 8;
     case WeightType::int4:
       return 4;
+    case WeightType::ternary:
+      return 2;  // per weight and step: two masks
   }
   return 32;
 }
@@ -84,6 +100,25 @@ struct IntegerWeights {
   std::span<const std::uint8_t> codes;  // [rows x cols]
   std::span<const float> scales;        // [rows x groups]
   std::span<const std::int16_t> zeros;  // [rows x groups], in [0, 2^bits − 1]
+};
+
+// Ternary content in PyTorch order, as the ternary quantizers produce it
+// (core/weights/ternary_quantizer.hpp).
+struct TernaryWeights {
+  int rows = 0, cols = 0;
+  int group = 0;      // inputs per α group (cols: per output channel)
+  int max_steps = 0;  // T_max: planes held
+  std::span<const std::uint8_t> steps;   // [cols] T_c in 0..max_steps
+  std::span<const std::int8_t> planes;   // [max_steps x rows x cols], B in {−1, 0, 1}; 0 for k >= T_c
+  std::span<const float> alphas;         // [max_steps x rows x groups]
+  std::span<const std::int8_t> salient;  // [rows x cols] int8 codes, 0 = not salient; empty: none
+  std::span<const float> salient_scales; // [rows]; empty when `salient` is
+};
+
+// The salient (int8) weights of one input of a ternary tensor.
+struct SalientLine {
+  std::span<const std::uint32_t> rows;
+  std::span<const std::int8_t> codes;
 };
 
 class WeightTensor {
@@ -112,6 +147,9 @@ class WeightTensor {
   static WeightTensor from_codes(std::size_t rows, std::size_t cols, WeightType type, int bits, int group,
                                  std::span<const std::int8_t> codes, std::span<const float> scales,
                                  std::span<const std::int8_t> zeros, WeightOrder order);
+
+  // Ternary weight spike trains (see the header comment), stored by_input.
+  static WeightTensor from_ternary(const TernaryWeights& w);
 
   [[nodiscard]] bool empty() const { return rows_ == 0 || cols_ == 0; }
   [[nodiscard]] std::size_t rows() const { return rows_; }  // outputs
@@ -153,6 +191,29 @@ class WeightTensor {
   [[nodiscard]] std::span<const std::int8_t> zeros() const {
     return quant_ ? std::span<const std::int8_t>(quant_->zeros) : std::span<const std::int8_t>();
   }
+  // Ternary: T_max, T_c, the mean T_c ("equal steps"), 64-bit words per
+  // mask, the masks of input c's step k, α of step k for output r, group g.
+  [[nodiscard]] int max_steps() const;
+  [[nodiscard]] int steps(std::size_t c) const;
+  [[nodiscard]] double equal_steps() const;
+  [[nodiscard]] std::size_t plane_words() const { return (rows_ + 63) / 64; }
+  [[nodiscard]] const std::uint64_t* plus_mask(std::size_t c, int k) const {
+    return line_as<std::uint64_t>(c) + static_cast<std::size_t>(2 * k) * plane_words();
+  }
+  [[nodiscard]] const std::uint64_t* minus_mask(std::size_t c, int k) const {
+    return plus_mask(c, k) + plane_words();
+  }
+  [[nodiscard]] float alpha(int k, std::size_t r, std::size_t g) const;
+  // B_k[r, c] in {−1, 0, 1}.
+  [[nodiscard]] int step_sign(std::size_t r, std::size_t c, int k) const;
+  [[nodiscard]] bool has_salient() const;
+  [[nodiscard]] SalientLine salient(std::size_t c) const;
+  [[nodiscard]] float salient_scale(std::size_t r) const;
+  // Synapses of input c an event adds into (nonzero B over its steps), and
+  // those it multiplies (salient int8 weights).
+  [[nodiscard]] std::uint64_t additions(std::size_t c) const;
+  [[nodiscard]] std::uint64_t multiplications(std::size_t c) const;
+
   // The stored integer code of element (r, c) (integer types).
   [[nodiscard]] std::int32_t code(std::size_t r, std::size_t c) const;
 
@@ -203,6 +264,11 @@ class WeightTensor {
     std::vector<std::int8_t> zeros;  // in code units; empty when symmetric
   };
   std::shared_ptr<const Quantization> quant_;  // integer types
+  struct Ternary;                              // weight_tensor_ternary.cpp
+  std::shared_ptr<const Ternary> ternary_;     // ternary
+  [[nodiscard]] float ternary_value(std::size_t r, std::size_t c) const;
+  [[nodiscard]] std::uint64_t ternary_bytes() const;
+  [[nodiscard]] std::string ternary_format() const;
 };
 
 // The int4 nibble of element j of a packed line.

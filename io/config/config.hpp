@@ -103,7 +103,8 @@ struct EncodingConfig : EncodingSpec {
 
 // [weights]: weight quantization applied to the loaded model before the run
 // (sim/weight_quantization.hpp). bits = 0 keeps the weights as loaded.
-enum class WeightMethod { rtn, gptq };
+enum class WeightMethod { rtn, gptq, ternary, pbllm };
+enum class WeightColumnSaliency { hessian, obs, none };
 struct WeightsConfig {
   int bits = 0;             // 0 = as loaded, else 2..8
   int group = 0;            // inputs per scale group; 0 = per output channel
@@ -114,6 +115,12 @@ struct WeightsConfig {
   bool sequential = false;  // GPTQ: layer l's Hessians from a model whose layers < l are quantized
   bool lm_head = false;     // quantize the lm_head too (RTN)
   bool embedding = false;   // quantize the embedding too (RTN)
+  // ternary / pbllm (core/weights/ternary_quantizer.hpp)
+  double steps = 1.0;       // ternary: mean steps per weight ("equal steps")
+  int max_steps = 2;        // ternary: steps of the most salient columns at most
+  WeightColumnSaliency column_saliency = WeightColumnSaliency::hessian;
+  double salient_fraction = 0.1;  // pbllm: weights kept at 8 bits
+  bool compensate = true;   // ternary / pbllm: GPTQ error compensation
   bool operator==(const WeightsConfig&) const = default;
 };
 

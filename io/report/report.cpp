@@ -63,6 +63,7 @@ OpCounts read_op_counts(const h5::File& f, const std::string& group) {
   c.int_shift_add_acs = u64_attribute(f, group, "int_shift_add_acs");
   c.int_effective_acs = u64_attribute(f, group, "int_effective_acs");
   c.int_effective_macs = u64_attribute(f, group, "int_effective_macs");
+  c.additive_acs = u64_attribute(f, group, "additive_acs");
   for (std::size_t k = 0; k < kDenseOpKinds; ++k)
     c.dense.n[k] = u64_attribute(f, group, fmt::format("dense_{}", dense_op_name(static_cast<DenseOp>(k))));
   return c;
@@ -326,6 +327,10 @@ nlohmann::json row_json(const CountsRow& r) {
                       {"shift_add_acs", r.run.shift_add_acs},
                       {"effective_acs", r.run.effective_acs},
                       {"effective_macs", r.run.effective_macs},
+                      {"additive_acs", r.run.additive_acs},
+                      {"additive_fraction", r.run.synaptic_events > 0 ? static_cast<double>(r.run.additive_acs) /
+                                                                            static_cast<double>(r.run.synaptic_events)
+                                                                      : 0.0},
                       {"run_dense_ops", r.run.dense.total()},
                       {"dense_equivalent_macs", r.dense_equivalent.dense[DenseOp::mac]},
                       {"energy_pj", r.energy.total_pj()},
@@ -695,6 +700,10 @@ std::string format_report_text(const RunReport& r, std::size_t top_k) {
     kv("activation sparsity", r.clocked() ? fmt::format("{:.4f}", activation_sparsity(r.run)) : "-");
     kv("bits per neuron per token (grid)", fmt::format("{:.3f}", r.bits_per_neuron_token()));
     kv("synaptic events", fmt::format("{}", r.run.synaptic_events));
+    if (r.run.additive_acs > 0)  // ternary weights (docs/concepts/weight-spiking.md)
+      kv("  of which additions (ternary weights)",
+         fmt::format("{} ({:.2f}%)", r.run.additive_acs,
+                     100.0 * static_cast<double>(r.run.additive_acs) / static_cast<double>(r.run.synaptic_events)));
     kv("dense-unit ops in the run", fmt::format("{}", r.run.dense.total()));
     const std::string from_stages = r.totals_energy_recorded ? "" : " (sum of the stages)";
     const std::string nb_energy = r.totals_energy_recorded ? energy_text(r.energy_neurobench.total_pj())

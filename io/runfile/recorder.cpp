@@ -29,7 +29,7 @@ constexpr std::uint8_t kSortingByTime = 2;
 
 // Keep write_op_counts, run_file and docs/reference/hdf5-layout.md in step
 // with the struct: this fires when a field is added.
-static_assert(sizeof(OpCounts) == 15 * sizeof(std::uint64_t) + sizeof(DenseOpCounts),
+static_assert(sizeof(OpCounts) == 16 * sizeof(std::uint64_t) + sizeof(DenseOpCounts),
               "OpCounts changed: update write_op_counts() and docs/reference/hdf5-layout.md");
 
 void check_population_name(std::string_view kind, const std::string& name) {

@@ -46,10 +46,12 @@ constexpr Alias kValueAliases[] = {
     {"--threads", "run.threads", "Worker threads (0 = all cores) [0]"},
     {"--wbits", "weights.bits", "Weight bits, 2..8 (0 = as loaded) [0]"},
     {"--wgroup", "weights.group", "Inputs per weight scale group (0 = per output channel) [0]"},
-    {"--wmethod", "weights.method", "rtn or gptq [rtn]"},
     {"--smoothing", "smoothing.method", "none, fixed or search [none]"},
     {"--act-clip", "clipping.activations", "none, fixed or search [none]"},
     {"--bits-budget", "encoding.bits_budget", "Mixed precision: average activation bits per neuron per token (0 = off) [0]"},
+    {"--wmethod", "weights.method", "rtn, gptq, ternary or pbllm [rtn]"},
+    {"--wsteps", "weights.steps", "ternary: mean ternary steps per weight (equal steps), 1..weights.max_steps [1.0]"},
+    {"--wsalient", "weights.salient_fraction", "pbllm: fraction of weights kept at 8 bits [0.1]"},
 };
 // Flags without a value; each sets its key to true.
 constexpr Alias kSwitchAliases[] = {

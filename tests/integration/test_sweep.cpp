@@ -223,4 +223,22 @@ TEST_CASE("sweep: a dense baseline comes first, and the plot marks dense and pla
   CHECK(count_of(svg, "data-kind=\"other\"") == 3);
   CHECK(svg.find("plain RTN weights") != std::string::npos);
   CHECK(svg.find("dense (no spikes") != std::string::npos);
+TEST_CASE("sweep: the table shows bits per weight, equal steps and additive fraction of ternary weights", "[sweep]") {
+  const auto row = [](const char* method, double ppl, double bits, double steps, double additive) {
+    return nlohmann::json{{"settings", {{"weights.method", method}}},
+                          {"ppl", ppl},
+                          {"energy_pj_per_token", 100.0},
+                          {"weight_bits_per_weight", bits},
+                          {"weight_equal_steps", steps},
+                          {"weight_additive_fraction", additive}};
+  };
+  const std::string table = sweep_table({row("ternary", 26.3, 3.262, 1.4, 1.0), row("pbllm", 46.2, 4.885, 1.0, 0.899)});
+  CHECK(table.find("additive") != std::string::npos);
+  CHECK(table.find("3.262") != std::string::npos);
+  CHECK(table.find("1.40") != std::string::npos);
+  CHECK(table.find("100.0%") != std::string::npos);
+  CHECK(table.find("89.9%") != std::string::npos);
+  // Without ternary weights the table keeps its columns.
+  const std::string plain = sweep_table({row("rtn", 12.0, 4.26, 0.0, 0.0)});
+  CHECK(plain.find("additive") == std::string::npos);
 }

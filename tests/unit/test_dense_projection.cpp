@@ -114,8 +114,12 @@ TEST_CASE("projection kinds: each row makes a projection of its kind, an unknown
   const std::vector<std::int16_t> zeros(3, 1);
   for (const ProjectionKind& k : projection_kinds()) {
     INFO(k.name);
+    const std::vector<std::uint8_t> steps(5, 1);
+    const std::vector<std::int8_t> planes(15, 1);
     const WeightTensor t =
-        is_integer(k.weights)
+        k.weights == WeightType::ternary
+            ? WeightTensor::from_ternary({3, 5, 5, 1, steps, planes, scales, {}, {}})
+        : is_integer(k.weights)
             ? WeightTensor::from_integer({3, 5, k.weights == WeightType::int4 ? 4 : 8, 5, codes, scales, zeros},
                                          WeightOrder::by_input)
             : WeightTensor::from_f32(w, k.weights, WeightOrder::by_input);
@@ -131,11 +135,11 @@ TEST_CASE("projection kinds: each row makes a projection of its kind, an unknown
   CHECK_THROWS_WITH(make_projection("dense int8", "layer0.wq", f32),
                     Catch::Contains("holds int8 weights, got f32"));
   try {
-    (void)make_projection("ternary", "layer0.wq", f32);
+    (void)make_projection("binary", "layer0.wq", f32);
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::config);
-    CHECK_THAT(e.what(), Catch::Contains("layer0.wq") && Catch::Contains("'ternary'") &&
+    CHECK_THAT(e.what(), Catch::Contains("layer0.wq") && Catch::Contains("'binary'") &&
                              Catch::Contains("'dense f32'"));
   }
 }

@@ -13,30 +13,20 @@
 #include "io/config/config.hpp"
 #include "sim/evaluation.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/shared_eval.hpp"
 
 using namespace spikesim;
 
 namespace {
 
-struct Model {
-  const char* path;
-  const char* tokens;
-  bool rows;
-};
-constexpr Model kBrown{"models/brown-llama-s", "models/brown-llama-s/dev_tokens.i32", false};
-constexpr Model kStories{"models/stories260K/stories260K.bin", "models/stories260K/sampled_tokens.i32", true};
+using Model = test::SharedModel;
+constexpr Model kBrown = test::kBrownLlamaS;
+constexpr Model kStories = test::kStories260K;
+using test::plus;
 
-// `eval` over the 16 windows (brown-llama-s) or rows (stories260K) of 256
-// tokens, with `settings` as --set overrides.
 nlohmann::json evaluate_with(const Model& m, const std::filesystem::path& model,
                              const std::filesystem::path& tokens, std::vector<std::string> settings) {
-  std::vector<std::string> o = {"run.mode=quantized",    "record.enabled=false", "run.progress=false",
-                                "eval.windows=16",       "eval.seq=256",         "encoding.kv_spiking=false",
-                                "model.path=\"" + model.string() + "\"",
-                                "input.token_file=\"" + tokens.string() + "\""};
-  if (m.rows) o.emplace_back("eval.rows=true");
-  o.insert(o.end(), settings.begin(), settings.end());
-  return evaluate(parse_config("", "weight fidelity", o));
+  return test::evaluate_shared(m, model, tokens, settings);
 }
 
 void check_near(double ppl, double reference, double tolerance, const std::string& what) {
@@ -49,11 +39,6 @@ const std::vector<std::string> kW4A16 = {"run.mode=dense", "weights.bits=4"};
 const std::vector<std::string> kW4A4 = {"weights.bits=4", "encoding.bits=4", "encoding.saliency=\"uniform\""};
 const std::vector<std::string> kW4A4Obs = {"weights.bits=4", "encoding.bits=4", "encoding.addbit=1",
                                            "encoding.low_p=0.9"};
-
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 }  // namespace
 
