@@ -287,7 +287,7 @@ void for_each_output_slice(std::size_t n, const std::function<void(std::size_t, 
   }
   // Slices of whole grains: the int4 kernel needs 64-aligned starts.
   const std::size_t count = (n + grain - 1) / grain;
-  parallel_for(
+  parallel_blocks(
       tbb::blocked_range<std::size_t>(0, count, 1),
       [&](const tbb::blocked_range<std::size_t>& r) {
         for (std::size_t s = r.begin(); s < r.end(); ++s) slice(s * grain, std::min(n, (s + 1) * grain));
@@ -372,7 +372,7 @@ void matvec(const WeightTensor& w, std::span<const float> x, std::span<float> y)
     if (w.size() < (std::size_t{1} << 18))
       rows(all);
     else
-      parallel_for(all, rows);
+      parallel_blocks(all, rows);
     return;
   }
   // by_input: y += x_i · line_i, four lines per pass; integer weights sum

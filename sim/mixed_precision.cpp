@@ -62,7 +62,7 @@ nlohmann::json allocate_bits(const LlamaModel& model, const EncodingConfig& enc,
   for (int round = 0; round < 4; ++round) {
     // Slot 0: as it stands; slot k: stage k - 1 one bit finer.
     std::vector<double> nll(stages.size() + 1, 0.0), cost(stages.size() + 1, 0.0);
-    parallel_for_each_index(std::size_t{0}, nll.size(), [&](std::size_t k) {
+    parallel_indices(std::size_t{0}, nll.size(), [&](std::size_t k) {
       EncoderSettings trial = settings;
       if (k > 0) {
         EncoderSetting& s = trial[stages[k - 1]];

@@ -86,7 +86,8 @@ void sweep(const Compensation& comp, int group, int block, const OnGroup& on_gro
     }
   };
   // Fixed chunks of rows: the bits do not depend on the thread count.
-  parallel_for(tbb::blocked_range<int>(0, static_cast<int>(w0.rows()), 64), rows, tbb::simple_partitioner());
+  parallel_blocks(tbb::blocked_range<int>(0, static_cast<int>(w0.rows()), 64), rows,
+                  tbb::simple_partitioner());
 }
 
 // α of one ternary step on residuals x: TWN's start, then Lloyd rounds.

@@ -110,7 +110,7 @@ Eigen::MatrixXd gptq_upper_factor(const Eigen::MatrixXd& h) {
   // Columns [j0, j1) of L⁻¹ are zero above row j0: each block of columns is
   // a solve with L's trailing corner only (n³/3 in all), in parallel.
   Eigen::MatrixXd u = Eigen::MatrixXd::Zero(n, n);
-  parallel_for(
+  parallel_blocks(
       tbb::blocked_range<Eigen::Index>(0, n, 128),
       [&](const tbb::blocked_range<Eigen::Index>& cols) {
         const Eigen::Index j0 = cols.begin(), m = n - j0;
@@ -257,7 +257,7 @@ QuantizedWeights quantize_gptq(const MatrixRM& w, const Eigen::MatrixXd& hessian
       wk.rightCols(n - i2).noalias() -= err * u.block(i1, i2, count, n - i2);
     }
   };
-  parallel_for(tbb::blocked_range<int>(0, q.rows, 64), sweep, tbb::simple_partitioner());
+  parallel_blocks(tbb::blocked_range<int>(0, q.rows, 64), sweep, tbb::simple_partitioner());
   return q;
 }
 

@@ -26,8 +26,8 @@ std::shared_ptr<std::byte> aligned_zeroed(std::size_t bytes) {
   auto* p = static_cast<std::byte*>(::operator new(std::max<std::size_t>(bytes, 1), std::align_val_t{kLineAlignment}));
   // Zeroed in parallel: the first touch of each page happens on the core
   // that fills it, and a 13 GiB model is zeroed in a fraction of a second.
-  parallel_for(tbb::blocked_range<std::size_t>(0, bytes, std::size_t{1} << 22),
-               [&](const tbb::blocked_range<std::size_t>& r) { std::memset(p + r.begin(), 0, r.size()); });
+  parallel_blocks(tbb::blocked_range<std::size_t>(0, bytes, std::size_t{1} << 22),
+                  [&](const tbb::blocked_range<std::size_t>& r) { std::memset(p + r.begin(), 0, r.size()); });
   return {p, [](std::byte* q) { ::operator delete(q, std::align_val_t{kLineAlignment}); }};
 }
 
@@ -110,7 +110,7 @@ WeightTensor WeightTensor::from_f32(std::size_t rows, std::size_t cols, std::spa
   // the order transposes.
   constexpr std::size_t kTile = 64;
   const std::size_t n_lines = t.lines(), len = t.line_length();
-  parallel_for(
+  parallel_blocks(
       tbb::blocked_range<std::size_t>(0, n_lines, kTile), [&](const tbb::blocked_range<std::size_t>& r) {
         for (std::size_t j0 = 0; j0 < len; j0 += kTile)
           for (std::size_t i = r.begin(); i < r.end(); ++i) {
@@ -196,7 +196,7 @@ WeightTensor WeightTensor::from_codes(std::size_t rows, std::size_t cols, Weight
   // Tasks own whole blocks of 64 rows: in a by_input int4 line, rows r and
   // r + 32 of a block share a byte.
   const std::size_t blocks = (rows + kInt4Block - 1) / kInt4Block;
-  parallel_for(tbb::blocked_range<std::size_t>(0, blocks), [&](const tbb::blocked_range<std::size_t>& b) {
+  parallel_blocks(tbb::blocked_range<std::size_t>(0, blocks), [&](const tbb::blocked_range<std::size_t>& b) {
     for (std::size_t i = b.begin() * kInt4Block; i < std::min(rows, b.end() * kInt4Block); ++i)
       for (std::size_t c = 0; c < cols; ++c) t.set_code(i, c, codes[i * cols + c]);
   });
@@ -263,10 +263,11 @@ void WeightTensor::row_to_f32(std::size_t r, std::span<float> out) const {
 
 MatrixRM WeightTensor::to_f32() const {
   MatrixRM m(static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols_));
-  parallel_for(tbb::blocked_range<std::size_t>(0, rows_, 16), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t i = r.begin(); i < r.end(); ++i)
-      row_to_f32(i, {m.data() + i * cols_, cols_});
-  });
+  parallel_blocks(tbb::blocked_range<std::size_t>(0, rows_, 16),
+                  [&](const tbb::blocked_range<std::size_t>& r) {
+                    for (std::size_t i = r.begin(); i < r.end(); ++i)
+                      row_to_f32(i, {m.data() + i * cols_, cols_});
+                  });
   return m;
 }
 
@@ -277,12 +278,12 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
   if (!is_integer(type_)) {
     WeightTensor t = allocate(rows_, cols_, type_, order);
     const std::size_t bytes = storage_bits(type_) / 8;
-    parallel_for(tbb::blocked_range<std::size_t>(0, t.lines(), 64),
-                 [&](const tbb::blocked_range<std::size_t>& r) {
-                   for (std::size_t i = r.begin(); i < r.end(); ++i)
-                     for (std::size_t j = 0; j < t.line_length(); ++j)
-                       std::memcpy(t.mutable_line(i) + bytes * j, line(j) + bytes * i, bytes);
-                 });
+    parallel_blocks(tbb::blocked_range<std::size_t>(0, t.lines(), 64),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t i = r.begin(); i < r.end(); ++i)
+                        for (std::size_t j = 0; j < t.line_length(); ++j)
+                          std::memcpy(t.mutable_line(i) + bytes * j, line(j) + bytes * i, bytes);
+                    });
     return t;
   }
   std::vector<std::int8_t> codes(rows_ * cols_);
@@ -300,7 +301,7 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
 
 std::uint64_t WeightTensor::count_zeros() const {
   const bool by_input = order_ == WeightOrder::by_input;
-  return parallel_reduce(
+  return parallel_reduce_blocks(
       tbb::blocked_range<std::size_t>(0, lines(), 16), std::uint64_t{0},
       [&](const tbb::blocked_range<std::size_t>& r, std::uint64_t zeros) {
         for (std::size_t i = r.begin(); i < r.end(); ++i) {

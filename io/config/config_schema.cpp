@@ -341,6 +341,20 @@ std::vector<ConfigKey> make_schema() {
                                         "Quantize the lm_head too (RTN); SpikeLLM keeps it as loaded."),
       boolean<&C::weights, &W::embedding>("weights.embedding", false,
                                           "Quantize the embedding table too (RTN); SpikeLLM keeps it as loaded."),
+      floating<&C::weights, &W::steps>("weights.steps", 1.0, 1.0, 8.0,
+                                       "ternary: mean ternary steps per weight (\"equal steps\", e.g. 1.0, 1.4, "
+                                       "2.0), at most weights.max_steps; salient columns get more."),
+      integer<&C::weights, &W::max_steps>("weights.max_steps", 2, 1, 8,
+                                          "ternary: the most steps one input column gets."),
+      choice<&C::weights, &W::column_saliency>(
+          "weights.column_saliency", "hessian", {"hessian", "obs", "none"},
+          "ternary: which columns get more steps: Σ w² / [H⁻¹]_cc (GPTQ/PB-LLM), the Optimal Brain Spiking "
+          "activation saliency (H Wᵀ W)_cc, or none (uniform; weights.steps a whole number)."),
+      floating<&C::weights, &W::salient_fraction>("weights.salient_fraction", 0.1, 0.0, 1.0,
+                                                  "pbllm: fraction of each row's weights kept at 8 bits."),
+      boolean<&C::weights, &W::compensate>("weights.compensate", true,
+                                           "ternary / pbllm: GPTQ error compensation over the columns not yet "
+                                           "quantized (false with ternary: plain TWN steps)."),
       // [smoothing]
       choice<&C::smoothing, &Sm::method>(
           "smoothing.method", "none", {"none", "fixed", "search"},
@@ -365,20 +379,6 @@ std::vector<ConfigKey> make_schema() {
           "clipping.weights", false,
           "Per-output-channel weight clip ratios searched on the calibration tokens before weight "
           "quantization (needs weights.bits > 0)."),
-      floating<&C::weights, &W::steps>("weights.steps", 1.0, 1.0, 8.0,
-                                       "ternary: mean ternary steps per weight (\"equal steps\", e.g. 1.0, 1.4, "
-                                       "2.0), at most weights.max_steps; salient columns get more."),
-      integer<&C::weights, &W::max_steps>("weights.max_steps", 2, 1, 8,
-                                          "ternary: the most steps one input column gets."),
-      choice<&C::weights, &W::column_saliency>(
-          "weights.column_saliency", "hessian", {"hessian", "obs", "none"},
-          "ternary: which columns get more steps: Σ w² / [H⁻¹]_cc (GPTQ/PB-LLM), the Optimal Brain Spiking "
-          "activation saliency (H Wᵀ W)_cc, or none (uniform; weights.steps a whole number)."),
-      floating<&C::weights, &W::salient_fraction>("weights.salient_fraction", 0.1, 0.0, 1.0,
-                                                  "pbllm: fraction of each row's weights kept at 8 bits."),
-      boolean<&C::weights, &W::compensate>("weights.compensate", true,
-                                           "ternary / pbllm: GPTQ error compensation over the columns not yet "
-                                           "quantized (false with ternary: plain TWN steps)."),
       // [energy]
       input_path<&C::energy, &En::preset>(
           "energy.profile", "45nm",

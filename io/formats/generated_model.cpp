@@ -102,7 +102,7 @@ WeightTensor blocked_tensor(std::uint64_t seed, std::uint64_t tensor, long rows,
   const auto n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
   if (!is_integer(type)) {
     std::vector<float> values(n);
-    parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
+    parallel_blocks(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
       for (long b = r.begin(); b < r.end(); ++b) {
         const long r0 = b * kRowsPerBlock, r1 = std::min(rows, r0 + kRowsPerBlock);
         draw_block(seed, tensor, b, cols, stddev, r0, r1, scaled_cols, col_scale,
@@ -117,7 +117,7 @@ WeightTensor blocked_tensor(std::uint64_t seed, std::uint64_t tensor, long rows,
   std::vector<std::uint8_t> codes(n);
   std::vector<float> scales(static_cast<std::size_t>(rows * groups));
   std::vector<std::int16_t> zeros(scales.size());
-  parallel_for(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
+  parallel_blocks(tbb::blocked_range<long>(0, blocks), [&](const tbb::blocked_range<long>& r) {
     MatrixRM block;
     for (long b = r.begin(); b < r.end(); ++b) {
       const long r0 = b * kRowsPerBlock, r1 = std::min(rows, r0 + kRowsPerBlock);

@@ -223,6 +223,8 @@ TEST_CASE("sweep: a dense baseline comes first, and the plot marks dense and pla
   CHECK(count_of(svg, "data-kind=\"other\"") == 3);
   CHECK(svg.find("plain RTN weights") != std::string::npos);
   CHECK(svg.find("dense (no spikes") != std::string::npos);
+}
+
 TEST_CASE("sweep: the table shows bits per weight, equal steps and additive fraction of ternary weights", "[sweep]") {
   const auto row = [](const char* method, double ppl, double bits, double steps, double additive) {
     return nlohmann::json{{"settings", {{"weights.method", method}}},
