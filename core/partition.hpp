@@ -19,6 +19,12 @@
 
 namespace spikesim {
 
+// Which of how many ranks this process is.
+struct RankShape {
+  int ranks = 1;
+  int rank = 0;
+};
+
 struct RowSlice {
   std::size_t begin = 0, end = 0;
   [[nodiscard]] std::size_t size() const { return end - begin; }

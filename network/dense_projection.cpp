@@ -15,9 +15,10 @@ DenseProjection::DenseProjection(std::string name, const WeightTensor& weights)
 }
 
 void account_dense_matvec(const WeightTensor& w, OpCounts& counts) {
-  const auto macs = static_cast<std::uint64_t>(w.size());
-  counts.dense.add(DenseOp::mac, macs + static_cast<std::uint64_t>(w.groups() * w.rows()));
-  counts.weight_bytes += w.stored_bytes();
+  // The whole matvec, however many ranks hold its rows (core/partition.hpp).
+  const auto rows = static_cast<std::uint64_t>(w.full_rows());
+  counts.dense.add(DenseOp::mac, rows * w.cols() + static_cast<std::uint64_t>(w.groups()) * rows);
+  counts.weight_bytes += w.full_stored_bytes();
 }
 
 void DenseProjection::bind_groups(std::span<const std::uint32_t> group_of, std::size_t groups,
@@ -85,8 +86,9 @@ void DenseProjection::read_out(const Integrator& integrator, const TokenScale& s
     y[j] = static_cast<float>(v);
   }
   if (ops) {
-    ops->add(DenseOp::mac, 2 * groups_ * d_out);
-    if (!bias.empty()) ops->add(DenseOp::add, d_out);
+    // The work of every rank's rows: the network's, however it is split.
+    ops->add(DenseOp::mac, 2 * groups_ * w_.full_rows());
+    if (!bias.empty()) ops->add(DenseOp::add, w_.full_rows());
   }
 }
 

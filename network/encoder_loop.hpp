@@ -6,6 +6,7 @@
 // it (and documents the phases); network/ only depends on this interface, so
 // includes run downwards (network <- sim).
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/event.hpp"
@@ -22,6 +23,11 @@ class EncoderLoop {
   // to it at its delivery step (the KV cache keeps K and V spike trains so).
   virtual void run_encoder(Population& encoder, std::span<const float> input,
                            std::span<const DeliveryTarget> targets, std::vector<SpikeEvent>* delivered) = 0;
+  // After a read-out that this rank did for its rows `mine` of y only (a
+  // projection split across ranks, core/partition.hpp): on return y is
+  // whole on every rank. `stage` names the exchange in the communication
+  // account. Nothing to do on one rank.
+  virtual void share_outputs(const std::string& stage, std::span<float> y, RowSlice mine) = 0;
 };
 
 }  // namespace spikesim

@@ -114,8 +114,9 @@ void IntProjection::read_out(const Integrator& acc, const TokenScale& scale, std
     y[j] = static_cast<float>(v);
   }
   if (ops) {
-    ops->add(DenseOp::mac, 2 * groups_ * (K + 1) * d_out);
-    if (!bias.empty()) ops->add(DenseOp::add, d_out);
+    // The work of every rank's rows: the network's, however it is split.
+    ops->add(DenseOp::mac, 2 * groups_ * (K + 1) * w_.full_rows());
+    if (!bias.empty()) ops->add(DenseOp::add, w_.full_rows());
   }
 }
 

@@ -23,14 +23,20 @@ struct StageWeight {
   [[nodiscard]] bool has_bias() const { return bias != nullptr && bias->size() > 0; }
 };
 
+// Ranks (core/partition.hpp): the weights may be one rank's rows of the
+// model's (WeightTensor::output_rows); the stage then clocks its share of
+// the encoder's neurons, delivers every event into the rows it holds, reads
+// those out and has the loop gather the rest (EncoderLoop::share_outputs).
+// Outputs y, d_out and the counts are the whole stage's on every rank.
 class LinearStage {
  public:
-  LinearStage(std::string name, PopulationId id, GifGrid grid, std::vector<StageWeight> weights, ForwardMode mode);
+  LinearStage(std::string name, PopulationId id, GifGrid grid, std::vector<StageWeight> weights, ForwardMode mode,
+              RankShape ranks = {});
 
   [[nodiscard]] const std::string& name() const { return encoder_.name(); }
   [[nodiscard]] std::size_t d_in() const { return encoder_.size(); }
   [[nodiscard]] std::size_t outputs() const { return weights_.size(); }
-  [[nodiscard]] std::size_t d_out(std::size_t k) const { return weights_[k].weight->rows(); }
+  [[nodiscard]] std::size_t d_out(std::size_t k) const { return weights_[k].weight->full_rows(); }
   // The projection of weight k (quantized and spiking modes; null in dense mode).
   [[nodiscard]] const StaticProjection* projection(std::size_t k) const {
     return projections_.empty() ? nullptr : projections_[k].get();

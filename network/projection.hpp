@@ -99,8 +99,12 @@ class StaticProjection : public Projection {
   [[nodiscard]] std::string_view kind() const override { return kind_; }  // "dense <type>"
   [[nodiscard]] std::size_t d_in() const override { return w_.cols(); }
   [[nodiscard]] std::size_t d_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t fan_out() const override { return w_.rows(); }
-  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.line_bytes(); }
+  // An event reaches every output of the whole weight, on whichever rank
+  // holds it (core/partition.hpp): a rank that holds a slice counts the
+  // network's synaptic work, not its share, so that counts do not depend on
+  // the rank count.
+  [[nodiscard]] std::uint64_t fan_out() const override { return w_.full_rows(); }
+  [[nodiscard]] std::uint64_t weight_bytes_per_event() const override { return w_.full_line_bytes(); }
   [[nodiscard]] const WeightTensor& weights() const { return w_; }
 
   // `max_membrane`: the largest |V| a source neuron holds (A·T of its grid),

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
 namespace spikesim {
 
 GifPopulation::GifPopulation(std::string name, PopulationId id, GifGrid grid)
@@ -11,6 +15,7 @@ GifPopulation::GifPopulation(std::string name, PopulationId id, GifGrid grid)
   membrane_.assign(grid_.size(), 0);
   counters_.resize(grid_.size());
   totals_.neurons = grid_.size();
+  owned_ = {0, grid_.size()};
 }
 
 void GifPopulation::inject(std::span<const float> x) {
@@ -23,7 +28,7 @@ void GifPopulation::inject(std::span<const float> x) {
 
 void GifPopulation::step(unsigned t, Step now, std::vector<SpikeEvent>& out) {
   std::uint64_t updated = 0;
-  for (std::size_t i = 0; i < membrane_.size(); ++i) {
+  for (std::size_t i = owned_.begin; i < owned_.end; ++i) {
     if (t > grid_.steps(i)) continue;  // this neuron's window has closed
     ++updated;
     ++counters_.membrane_updates[i];
@@ -33,14 +38,42 @@ void GifPopulation::step(unsigned t, Step now, std::vector<SpikeEvent>& out) {
     const std::int32_t s = v > 0 ? std::min(v, a) : -std::min(-v, a);
     membrane_[i] = v - s;
     out.push_back(SpikeEvent{now, id_, static_cast<NeuronId>(i), s});
-    const auto mag = static_cast<std::uint64_t>(std::abs(s));
-    ++counters_.spikes[i];
-    counters_.amplitude_sum[i] += mag;
-    counters_.shift_adds[i] += shift_add_cost(static_cast<std::uint32_t>(mag));
-    ++totals_.spikes;
-    totals_.amplitude_sum += mag;
+    count_spike(i, s);
   }
   totals_.membrane_updates += updated;
+}
+
+void GifPopulation::set_owned(RowSlice owned) {
+  if (owned.begin > owned.end || owned.end > size())
+    throw Error(ExitCode::internal, fmt::format("population '{}': owned neurons [{}, {}) of {}", name_, owned.begin,
+                                                owned.end, size()));
+  owned_ = owned;
+}
+
+void GifPopulation::absorb(unsigned t, std::span<const SpikeEvent> all) {
+  // The updates step() would have made on the owners, then their spikes.
+  std::uint64_t updated = 0;
+  auto clocked = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i)
+      if (t <= grid_.steps(i)) ++updated, ++counters_.membrane_updates[i];
+  };
+  clocked(0, owned_.begin);
+  clocked(owned_.end, size());
+  totals_.membrane_updates += updated;
+  for (const SpikeEvent& e : all) {
+    if (owned_.contains(e.neuron)) continue;
+    membrane_[e.neuron] -= e.amplitude;
+    count_spike(e.neuron, e.amplitude);
+  }
+}
+
+void GifPopulation::count_spike(std::size_t i, std::int32_t s) {
+  const auto mag = static_cast<std::uint64_t>(std::abs(s));
+  ++counters_.spikes[i];
+  counters_.amplitude_sum[i] += mag;
+  counters_.shift_adds[i] += shift_add_cost(static_cast<std::uint32_t>(mag));
+  ++totals_.spikes;
+  totals_.amplitude_sum += mag;
 }
 
 }  // namespace spikesim

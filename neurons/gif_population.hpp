@@ -46,6 +46,12 @@ class GifPopulation final : public Population {
   // neuron whose window is still open and appends its spike, if any, to `out`.
   void step(unsigned t, Step now, std::vector<SpikeEvent>& out) override;
 
+  // Ranks: step() clocks only `owned` (a rank's share of the neurons);
+  // absorb() follows the rest from the spikes the other ranks emitted.
+  void set_owned(RowSlice owned);
+  [[nodiscard]] RowSlice owned() const override { return owned_; }
+  void absorb(unsigned t, std::span<const SpikeEvent> all) override;
+
   // Per-token state.
   [[nodiscard]] const TokenScale& scale() const override { return scale_; }
   [[nodiscard]] std::span<const std::uint32_t> group_of() const override { return grid_.group_map(); }
@@ -73,6 +79,9 @@ class GifPopulation final : public Population {
   std::vector<std::int32_t> membrane_;
   NeuronCounters counters_;
   OpCounts totals_;
+  RowSlice owned_;
+
+  void count_spike(std::size_t i, std::int32_t s);
 };
 
 }  // namespace spikesim

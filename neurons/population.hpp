@@ -20,6 +20,7 @@
 
 #include "core/counters.hpp"
 #include "core/event.hpp"
+#include "core/partition.hpp"
 #include "neurons/token_scale.hpp"
 
 namespace spikesim {
@@ -37,8 +38,18 @@ class Population {
   [[nodiscard]] virtual unsigned max_steps() const = 0;
   // Starts a token: sets the per-token decode scale and the membrane.
   virtual void inject(std::span<const float> x) = 0;
-  // Local step t (1-based) at global step `now`; appends this step's spikes.
+  // Local step t (1-based) at global step `now`; appends this step's spikes
+  // of the neurons this rank owns.
   virtual void step(unsigned t, Step now, std::vector<SpikeEvent>& out) = 0;
+
+  // Ranks (core/partition.hpp): the neurons this rank clocks; all of them
+  // when the population is not split.
+  [[nodiscard]] virtual RowSlice owned() const = 0;
+  // After step t, every spike of that step from all ranks, in neuron order
+  // (the loop's exchange, sim/simulator.hpp): the membranes and counters of
+  // neurons other ranks own follow them, so that every rank holds the whole
+  // population's state and account.
+  virtual void absorb(unsigned t, std::span<const SpikeEvent> all) = 0;
 
   // Decode scale of the current token and the group of each neuron.
   [[nodiscard]] virtual const TokenScale& scale() const = 0;

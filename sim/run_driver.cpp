@@ -15,7 +15,9 @@
 #include "sim/linear_stack.hpp"
 #include "sim/perplexity.hpp"
 #include "sim/pipeline.hpp"
+#include "sim/communication_report.hpp"
 #include "sim/progress.hpp"
+#include "sim/ranks.hpp"
 #include "sim/run_file_writer.hpp"
 #include "sim/weight_quantization.hpp"
 #include "sim/run_summary.hpp"
@@ -39,9 +41,14 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
   if (pending_interrupt() != 0) throw_if_interrupted(interrupted_where(cfg, pos, total));
 }
 
-// The error a pending SIGINT/SIGTERM ends the run with, if one is pending.
-std::optional<Error> interruption_at(const SimConfig& cfg, std::size_t pos, std::size_t total) {
-  return pending_interruption(interrupted_where(cfg, pos, total));
+// The error a pending SIGINT/SIGTERM ends the run with, if one is pending
+// on any rank: every rank stops at the same token (sim/communicator.hpp).
+std::optional<Error> interruption_at(const SimConfig& cfg, Communicator& ranks, std::size_t pos, std::size_t total) {
+  const std::string where = interrupted_where(cfg, pos, total);
+  std::optional<Error> mine = pending_interruption(where);
+  if (!ranks.any(mine.has_value())) return std::nullopt;
+  if (mine) return mine;
+  return Error(ExitCode::interrupted, fmt::format("interrupted: another rank received a signal; stopped {}", where));
 }
 
 // How often a recorded run writes its counters while it goes.
@@ -146,7 +153,7 @@ RunOutcome run_linear_stack(const SimConfig& cfg, const EnergyModel& em, std::ch
     for (const auto* p : pops) f.populations.push_back({p, p->name()});
     f.population_totals = false;
     for (std::size_t k = 0; k < stack.layers(); ++k)
-      f.weights.emplace_back(fmt::format("layer{}.W", k), &stack.weights(k));
+      f.weights.push_back(weight_footprints({{fmt::format("layer{}.W", k), &stack.weights(k)}}).front());
     f.tokens = static_cast<std::uint64_t>(cfg.run.tokens);
     f.token_steps = token_steps;
     f.summary = out.summary;
@@ -195,7 +202,12 @@ LlamaModel model_for(const SimConfig& cfg) {
 RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const std::string&)>& echo) {
   const auto t0 = std::chrono::steady_clock::now();
   const EnergyModel em = energy_model_for(cfg);
+  Communicator& ranks = world();
   if (cfg.run.workload == Workload::linear_stack) {
+    if (ranks.size() > 1)
+      throw Error(ExitCode::config, fmt::format("run.workload = \"linear_stack\" runs on one rank, not {}; start it "
+                                                "without mpirun",
+                                                ranks.size()));
     return run_linear_stack(cfg, em, t0);
   }
 
@@ -214,12 +226,34 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   quantize_weights(model, cfg.weights, in.calibration.sequences);  // also refuses keys the method would ignore
   if (any_accuracy_method(cfg)) tune_encoders(model, cfg, plan, in.calibration.sequences, methods);
 
+  // What the file and the summary say of the weights, while every rank
+  // still holds all of them; then each rank keeps its rows (core/partition.hpp).
+  const nlohmann::json weight_json = weight_settings_json(cfg.weights, model);
+  std::vector<WeightFootprint> footprint;
+  std::uint64_t bias_bytes = 0;
+  const bool records = cfg.record.enabled && ranks.rank() == 0;  // rank 0 writes the one file
+  if (records) {
+    footprint = weight_footprints(linear_weights(model));
+    for (const LlamaLayer& l : model.layers)
+      for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
+        bias_bytes += static_cast<std::uint64_t>(b->size()) * sizeof(float);
+  }
+  Communicator* run_ranks = nullptr;
+  std::unique_ptr<Communicator> reference_ranks;
+  if (ranks.size() > 1) {
+    progress.phase("partition", fmt::format("rank {} of {} keeps its rows of every linear layer", ranks.rank(),
+                                            ranks.size()));
+    keep_rank_rows(model, {ranks.size(), ranks.rank()});
+    run_ranks = &ranks;
+    reference_ranks = ranks.with_own_account();
+  }
+
   std::optional<Hdf5Recorder> rec;
-  if (cfg.record.enabled) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
+  if (records) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});
   std::optional<RecordingObserver> observer;
   if (rec) observer.emplace(*rec, cfg.record);
-  Transformer net(model, mode, enc, plan, observer ? &*observer : nullptr, methods.settings);
-  Transformer reference(model, ForwardMode::dense, enc);
+  Transformer net(model, mode, enc, plan, observer ? &*observer : nullptr, methods.settings, run_ranks);
+  Transformer reference(model, ForwardMode::dense, enc, {}, nullptr, {}, reference_ranks.get());
 
   const int vocab = model.config.vocab_size;
   std::vector<int> seq = in.tokens;
@@ -254,6 +288,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     const std::vector<int> tokens_done(seq.begin(), seq.begin() + static_cast<std::ptrdiff_t>(done));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RunOutcome out;
+    nlohmann::json communication;
     out.summary = to_json(totals);
     out.summary["workload"] = "transformer";
     out.summary["complete"] = complete;
@@ -263,7 +298,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     if (!methods.report.empty()) out.summary["calibrated"] = methods.report;
     out.summary["spike_lm_head"] = cfg.encoding.spike_lm_head;
     out.summary["seed"] = cfg.run.seed;
-    out.summary.update(weight_settings_json(cfg.weights, model));
+    out.summary.update(weight_json);
     out.summary.update(additive_json(accounts));
     out.summary["energy_preset"] = cfg.energy.preset;
     out.summary["model"] = model.source;
@@ -273,6 +308,19 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     if (!text.empty()) out.summary["generated_text"] = text;
     out.text = text;
     out.table = format_summary(totals, layer_totals(accounts, em, cfg.energy.ac_convention), wall);
+    if (ranks.size() > 1) {
+      // The only figures that depend on the rank count: kept out of the run
+      // file's summary, which is the same for every rank count.
+      const auto priced = cfg.energy.communication
+                              ? std::optional<MeshHopCosts>(MeshHopCosts{cfg.energy.hop_east_west_pj,
+                                                                         cfg.energy.hop_north_south_pj})
+                              : std::nullopt;
+      out.table += format_communication(ranks.account(), priced);
+      communication = communication_json(ranks.account(), priced);
+      if (priced)
+        communication["energy_with_communication_pj"] =
+            totals.energy.total_pj() + communication_energy_pj(ranks.account(), *priced);
+    }
     if (final && done >= 2) {  // a perplexity needs a predicted token
       const LogitComparison cmp = compare_logits(*run_logits, *dense_logits);
       const PerplexityResult ppl = sequence_nll(*run_logits, tokens_done);
@@ -293,10 +341,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       RunFileContents f{cfg, em, accounts, totals, net.network()};
       for (const auto* p : net.populations()) f.populations.push_back({p, net.stage_of(*p)});
       // Footprint: the projections' weights (spiking or not) and the lm_head.
-      f.weights = linear_weights(model);
-      for (const LlamaLayer& l : model.layers)
-        for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
-          if (b->size() > 0) f.biases.push_back(b);
+      f.weights = footprint;
+      f.bias_bytes = bias_bytes;
       f.tokens = static_cast<std::uint64_t>(done);
       f.token_steps = token_steps;
       f.token_steps.push_back(net.simulator().now());
@@ -308,6 +354,8 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       write_run_counts(*rec, f);
       out.output = complete ? std::filesystem::path(cfg.record.output) : partial_path(cfg.record.output);
     }
+    out.summary["ranks"] = ranks.size();
+    if (!communication.is_null()) out.summary["communication"] = std::move(communication);
     return out;
   };
 
@@ -320,7 +368,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   std::optional<Error> interruption;
   std::size_t done = 0;
   for (std::size_t pos = 0; pos < total; ++pos) {
-    if ((interruption = interruption_at(cfg, pos, total))) break;
+    if ((interruption = interruption_at(cfg, ranks, pos, total))) break;
     if (pos >= seq.size()) {  // greedy generation from the previous logits
       Eigen::Index best = 0;
       logits.row(static_cast<Eigen::Index>(pos - 1)).maxCoeff(&best);
@@ -355,7 +403,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     }
   }
   // From here on the file is completed, not abandoned.
-  if (!interruption) interruption = interruption_at(cfg, total, total);
+  if (!interruption) interruption = interruption_at(cfg, ranks, total, total);
   if (interruption) throw RunInterrupted(*interruption, outcome(done, Write::interrupted));
   if (rec) progress.phase("write", cfg.record.output);
   return outcome(total, Write::finished);

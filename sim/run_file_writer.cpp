@@ -61,29 +61,35 @@ void write_population_grid(Hdf5Recorder& rec, const Population& pop) {
 // Each projection's weight format and bytes (/spikesim/weights/<name>), and
 // the NeuroBench Footprint and ConnectionSparsity of all of them
 // (docs/reference/neurobench.md): their bytes and the fraction of exact
-// zeros. A scan of every weight: written once per run.
-void write_footprint(Hdf5Recorder& rec, const std::vector<std::pair<std::string, const WeightTensor*>>& weights,
-                     const std::vector<const Eigen::VectorXf*>& biases) {
-  std::uint64_t count = 0, zeros = 0, bytes = 0;
-  for (const auto& [name, w] : weights) {
-    const std::string group = "/spikesim/weights/" + name;
-    rec.write_attribute(group, "format", w->format());
-    rec.write_attribute(group, "type", std::string(weight_type_name(w->type())));
-    rec.write_attribute(group, "bytes", w->stored_bytes());
-    rec.write_attribute(group, "bits_per_weight", w->bits_per_weight());
-    rec.write_attribute(group, "rows", static_cast<std::uint64_t>(w->rows()));
-    rec.write_attribute(group, "cols", static_cast<std::uint64_t>(w->cols()));
-    count += static_cast<std::uint64_t>(w->size());
-    zeros += w->count_zeros();
-    bytes += w->stored_bytes();
+// zeros.
+void write_footprint(Hdf5Recorder& rec, const std::vector<WeightFootprint>& weights, std::uint64_t bias_bytes) {
+  std::uint64_t count = 0, zeros = 0, bytes = bias_bytes;
+  for (const WeightFootprint& w : weights) {
+    const std::string group = "/spikesim/weights/" + w.name;
+    rec.write_attribute(group, "format", w.format);
+    rec.write_attribute(group, "type", std::string(weight_type_name(w.type)));
+    rec.write_attribute(group, "bytes", w.bytes);
+    rec.write_attribute(group, "bits_per_weight", w.bits_per_weight);
+    rec.write_attribute(group, "rows", w.rows);
+    rec.write_attribute(group, "cols", w.cols);
+    count += w.rows * w.cols;
+    zeros += w.zeros;
+    bytes += w.bytes;
   }
-  for (const Eigen::VectorXf* b : biases) bytes += static_cast<std::uint64_t>(b->size()) * sizeof(float);
   rec.write_attribute("/spikesim", "footprint_bytes", bytes);
   rec.write_attribute("/spikesim", "connection_sparsity",
                       count > 0 ? static_cast<double>(zeros) / static_cast<double>(count) : 0.0);
 }
 
 }  // namespace
+
+std::vector<WeightFootprint> weight_footprints(const std::vector<std::pair<std::string, const WeightTensor*>>& weights) {
+  std::vector<WeightFootprint> out;
+  for (const auto& [name, w] : weights)
+    out.push_back({name, w->format(), w->type(), w->stored_bytes(), w->bits_per_weight(),
+                   static_cast<std::uint64_t>(w->rows()), static_cast<std::uint64_t>(w->cols()), w->count_zeros()});
+  return out;
+}
 
 bool RecordingObserver::matches_any(const std::vector<std::string>& patterns, const std::string& name) {
   for (const auto& p : patterns)
@@ -100,7 +106,7 @@ void write_run_identity(Hdf5Recorder& rec, RecordingObserver& observer, const Ru
   }
   write_network(rec, f.network);
   write_energy_model(rec, f.energy, cfg.energy.ac_convention);
-  write_footprint(rec, f.weights, f.biases);
+  write_footprint(rec, f.weights, f.bias_bytes);
   if (const auto& t = f.transformer) {
     rec.write_attribute("/spikesim", "model", t->model_source);
     rec.write_attribute("/spikesim", "model_format", t->model_format);

@@ -101,6 +101,21 @@ struct TransformerRunContents {
   std::vector<int> token_ids;
 };
 
+// One weight tensor as the footprint counts it, taken while the model is
+// whole: a rank that later keeps only its rows still writes the whole
+// model's footprint (core/partition.hpp).
+struct WeightFootprint {
+  std::string name;
+  std::string format;
+  WeightType type = WeightType::f32;
+  std::uint64_t bytes = 0;
+  double bits_per_weight = 0;
+  std::uint64_t rows = 0, cols = 0;
+  std::uint64_t zeros = 0;
+};
+// Every tensor of `weights` (a scan of every weight).
+std::vector<WeightFootprint> weight_footprints(const std::vector<std::pair<std::string, const WeightTensor*>>& weights);
+
 struct RunFileContents {
   const SimConfig& config;
   const EnergyModel& energy;
@@ -111,8 +126,8 @@ struct RunFileContents {
   bool population_totals = true;  // write each population's OpCounts
   // Every weight tensor by projection name: NeuroBench Footprint and
   // ConnectionSparsity, and /spikesim/weights/<name> (format and bytes).
-  std::vector<std::pair<std::string, const WeightTensor*>> weights;
-  std::vector<const Eigen::VectorXf*> biases;  // Footprint only: a bias is no connection
+  std::vector<WeightFootprint> weights;
+  std::uint64_t bias_bytes = 0;  // Footprint only: a bias is no connection
   std::uint64_t tokens = 0;
   std::vector<std::uint64_t> token_steps;  // first global step of each token, then the end
   std::optional<TransformerRunContents> transformer;

@@ -30,6 +30,14 @@ void Simulator::run_encoder(Population& encoder, std::span<const float> input,
     // 3. step and emit.
     emitted_.clear();
     encoder.step(k + 1, now_, emitted_);
+    if (encoder.owned().size() != encoder.size()) {  // split across ranks: exchange the step's spikes
+      if (!comm_)
+        throw Error(ExitCode::internal, fmt::format("encoder '{}' is split across ranks, but the loop has no "
+                                                    "communicator", encoder.name()));
+      comm_->exchange_spikes(encoder.name(), now_, encoder.id(), emitted_, gathered_);
+      encoder.absorb(k + 1, gathered_);
+      std::swap(emitted_, gathered_);
+    }
     for (const SpikeEvent& e : emitted_) queue_.push(e, 1);
     // 4. record.
     if (observer_) {
@@ -40,6 +48,17 @@ void Simulator::run_encoder(Population& encoder, std::span<const float> input,
   if (queue_.pending() != 0)
     throw Error(ExitCode::internal, fmt::format("encoder '{}': {} events left undelivered after its stage",
                                                 encoder.name(), queue_.pending()));
+}
+
+void Simulator::share_outputs(const std::string& stage, std::span<float> y, RowSlice mine) {
+  if (mine.size() == y.size()) return;
+  const int ranks = comm_ ? comm_->size() : 1;
+  slices_.clear();
+  for (int r = 0; r < ranks; ++r) slices_.push_back(rank_rows(y.size(), ranks, r));
+  if (!comm_ || slices_[static_cast<std::size_t>(comm_->rank())] != mine)
+    throw Error(ExitCode::internal, fmt::format("stage '{}': rows [{}, {}) of {} are not this rank's share", stage,
+                                                mine.begin, mine.end, y.size()));
+  comm_->exchange_values(stage, y, slices_);
 }
 
 void Simulator::account(Population& encoder, std::span<const SpikeEvent> due,

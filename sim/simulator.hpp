@@ -17,6 +17,17 @@
 //                 emit, events pushed with delay 1.    serial
 //     4. record   hand the emitted events and membrane to the observer.  serial
 //
+//   ranks: when the encoder's neurons are split across ranks (each rank
+//     owns a slice, core/partition.hpp), phase 3 clocks this rank's neurons
+//     only, and before phase 4 the ranks exchange the step's spikes
+//     through the communicator (sim/communicator.hpp): every rank then
+//     holds all of them, in neuron order, queues them, records them and
+//     lets the population follow the neurons it does not own (absorb).
+//     Each rank delivers every event into the output rows it holds; after
+//     read-out share_outputs() gathers the rows (the communicator's
+//     second exchange). One exchange per step and one per output vector,
+//     in the same order on every rank, is the whole of the traffic.
+//
 //   before the first step: inject (quantize the input, V_i = q_i);
 //   after the last:        read out (integrators -> dense values) is the
 //                          caller's, through Integrator::read_out.
@@ -36,6 +47,7 @@
 #include "core/event_queue.hpp"
 #include "network/encoder_loop.hpp"
 #include "neurons/population.hpp"
+#include "sim/communicator.hpp"
 
 namespace spikesim {
 
@@ -50,7 +62,9 @@ class SpikeObserver {
 
 class Simulator final : public EncoderLoop {
  public:
-  explicit Simulator(SpikeObserver* observer = nullptr) : observer_(observer) {}
+  // `comm`: the ranks this loop runs among; null for one rank.
+  explicit Simulator(SpikeObserver* observer = nullptr, Communicator* comm = nullptr)
+      : observer_(observer), comm_(comm) {}
 
   // Runs one encoder stage for the current token (see the contract above).
   // Target integrators are cleared first. When `delivered` is given, every
@@ -58,6 +72,7 @@ class Simulator final : public EncoderLoop {
   // K and V spike trains this way).
   void run_encoder(Population& encoder, std::span<const float> input, std::span<const DeliveryTarget> targets,
                    std::vector<SpikeEvent>* delivered = nullptr) override;
+  void share_outputs(const std::string& stage, std::span<float> y, RowSlice mine) override;
 
   [[nodiscard]] Step now() const { return now_; }
   void set_observer(SpikeObserver* observer) { observer_ = observer; }
@@ -66,9 +81,11 @@ class Simulator final : public EncoderLoop {
   static void account(Population& encoder, std::span<const SpikeEvent> due, std::span<const DeliveryTarget> targets);
 
   SpikeObserver* observer_;
+  Communicator* comm_;
   EventQueue queue_{1};
   Step now_ = 0;
-  std::vector<SpikeEvent> emitted_;
+  std::vector<SpikeEvent> emitted_, gathered_;
+  std::vector<RowSlice> slices_;
 };
 
 }  // namespace spikesim

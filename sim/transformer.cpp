@@ -22,12 +22,14 @@ std::vector<bool> plan_for(const SaliencyPlan& plan, const std::string& name, st
 }  // namespace
 
 Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& enc,
-                         const SaliencyPlan& plan, SpikeObserver* observer, const EncoderSettings& settings)
+                         const SaliencyPlan& plan, SpikeObserver* observer, const EncoderSettings& settings,
+                         Communicator* comm)
     : model_(model),
       mode_(mode),
       encoding_(enc),
       network_(map_transformer(model.config, TransformerMapOptions::for_run(mode, enc))),
-      sim_(observer) {
+      sim_(observer, comm) {
+  const RankShape ranks = comm ? RankShape{comm->size(), comm->rank()} : RankShape{};
   const LlamaConfig& c = model.config;
   rope_ = RopeTable(c.head_dim, c.rope_theta, c.max_seq_len, c.rope_scaling);
   // The accounts are the network's stages, in its order.
@@ -42,7 +44,7 @@ Transformer::Transformer(const LlamaModel& model, ForwardMode mode, const Encodi
     const EncoderSetting chosen = setting == settings.end() ? EncoderSetting{} : setting->second;
     auto grid = salient_grid(salient, chosen.bits != 0 ? chosen.bits : enc.bits, enc.addbit, enc.is_signed);
     grid.set_range({enc.group_ranges, chosen.clip});
-    auto s = std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode);
+    auto s = std::make_unique<LinearStage>(name, next_id++, std::move(grid), std::move(weights), mode, ranks);
     check_against_network(*s);
     return s;
   };
@@ -181,7 +183,10 @@ void Transformer::forward(int token, int pos, std::span<float> logits) {
     const std::array<std::span<float>, 1> out{logits};
     run_linear(*lm_head_, head, xn_, out);
   } else {
-    matvec(model_.lm_head, xn_, logits);
+    // One rank's rows of the lm_head, if it is split; then every rank's.
+    const RowSlice rows = model_.lm_head.row_slice();
+    matvec(model_.lm_head, xn_, logits.subspan(rows.begin, rows.size()));
+    sim_.share_outputs("lm_head", logits, rows);
     for (OpCounts* o : {&accounts_[head].run, &accounts_[head].dense_equivalent})
       account_dense_matvec(model_.lm_head, *o);
   }

@@ -48,9 +48,13 @@ using EncoderSettings = std::map<std::string, EncoderSetting>;
 
 class Transformer {
  public:
+  // `comm`: the ranks the forward runs among, when `model` holds one rank's
+  // rows of its linear layers (partition_model, sim/rank_partition.hpp);
+  // null for one rank and a whole model. Logits and counts are the whole
+  // model's on every rank.
   Transformer(const LlamaModel& model, ForwardMode mode, const EncodingSpec& encoding,
               const SaliencyPlan& plan = {}, SpikeObserver* observer = nullptr,
-              const EncoderSettings& settings = {});
+              const EncoderSettings& settings = {}, Communicator* comm = nullptr);
 
   void reset();  // a new sequence: clears the KV cache
   // Logits of `token` at position `pos`. Positions come in order: pos ==

@@ -272,6 +272,13 @@ MatrixRM WeightTensor::to_f32() const {
 }
 
 WeightTensor WeightTensor::reordered(WeightOrder order) const {
+  WeightTensor t = reordered_whole(order);
+  t.full_rows_ = full_rows_;
+  t.row_begin_ = row_begin_;
+  return t;
+}
+
+WeightTensor WeightTensor::reordered_whole(WeightOrder order) const {
   if (order == order_) return *this;
   if (type_ == WeightType::ternary)
     throw Error(ExitCode::internal, "weight tensor: ternary weights are held by input only");
@@ -297,6 +304,55 @@ WeightTensor WeightTensor::reordered(WeightOrder order) const {
     }
   }
   return from_codes(rows_, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order);
+}
+
+WeightTensor WeightTensor::output_rows(RowSlice rows, const std::string& name) const {
+  if (rows.begin > rows.end || rows.end > rows_)
+    throw Error(ExitCode::internal, fmt::format("weight '{}': rows [{}, {}) of {}", name, rows.begin, rows.end, rows_));
+  if (type_ == WeightType::ternary)
+    throw Error(ExitCode::config, fmt::format("weight '{}': ternary weights are not split across ranks (yet); run "
+                                              "weights.method = \"ternary\" or \"pbllm\" on one rank",
+                                              name));
+  const std::size_t n = rows.size();
+  WeightTensor t;
+  if (!is_integer(type_)) {
+    t = allocate(n, cols_, type_, order_);
+    const std::size_t bytes = storage_bits(type_) / 8;
+    if (order_ == WeightOrder::by_output) {
+      for (std::size_t r = 0; r < n; ++r) std::memcpy(t.mutable_line(r), line(rows.begin + r), bytes * cols_);
+    } else {
+      for (std::size_t c = 0; c < cols_; ++c) std::memcpy(t.mutable_line(c), line(c) + bytes * rows.begin, bytes * n);
+    }
+  } else {
+    std::vector<std::int8_t> codes(n * cols_);
+    std::vector<float> scales(n * groups());
+    std::vector<std::int8_t> zeros(symmetric_ ? 0 : n * groups());
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::size_t c = 0; c < cols_; ++c) codes[r * cols_ + c] = static_cast<std::int8_t>(code(rows.begin + r, c));
+      for (std::size_t g = 0; g < groups(); ++g) {
+        scales[r * groups() + g] = scale(rows.begin + r, g);
+        if (!symmetric_) zeros[r * groups() + g] = static_cast<std::int8_t>(zero(rows.begin + r, g));
+      }
+    }
+    t = from_codes(n, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order_);
+  }
+  t.full_rows_ = full_rows();
+  t.row_begin_ = row_begin_ + rows.begin;
+  return t;
+}
+
+std::uint64_t WeightTensor::full_line_bytes() const {
+  if (!is_slice()) return line_bytes();
+  const std::size_t length = order_ == WeightOrder::by_input ? full_rows() : cols_;
+  return (static_cast<std::uint64_t>(length) * storage_bits(type_) + 7) / 8;
+}
+
+std::uint64_t WeightTensor::full_stored_bytes() const {
+  if (!is_slice()) return stored_bytes();
+  const auto rows = static_cast<std::uint64_t>(full_rows());
+  std::uint64_t bytes = (rows * cols_ * storage_bits(type_) + 7) / 8;
+  if (quant_) bytes += rows * groups() * (sizeof(float) + (symmetric_ ? 0 : sizeof(std::int8_t)));
+  return bytes;
 }
 
 std::uint64_t WeightTensor::count_zeros() const {

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "core/matrix.hpp"
+#include "core/partition.hpp"
 
 namespace spikesim {
 
@@ -229,6 +230,21 @@ class WeightTensor {
   // The same weights in the other order (a copy; an int4 tensor stays int4).
   [[nodiscard]] WeightTensor reordered(WeightOrder order) const;
 
+  // One rank's share (core/partition.hpp): output rows `rows` of this
+  // tensor as a tensor of its own (a copy, same type, order and grouping),
+  // which remembers the whole it was cut from. Ternary weights are not cut
+  // (Error naming `name`).
+  [[nodiscard]] WeightTensor output_rows(RowSlice rows, const std::string& name) const;
+  // The rows of the whole tensor this one was cut from, and where its rows
+  // sit there; a tensor never cut is its own whole.
+  [[nodiscard]] std::size_t full_rows() const { return full_rows_ != 0 ? full_rows_ : rows_; }
+  [[nodiscard]] RowSlice row_slice() const { return {row_begin_, row_begin_ + rows_}; }
+  [[nodiscard]] bool is_slice() const { return full_rows() != rows_; }
+  // line_bytes() and stored_bytes() of the whole tensor: what an event, or
+  // a dense matvec, fetches from all ranks together.
+  [[nodiscard]] std::uint64_t full_line_bytes() const;
+  [[nodiscard]] std::uint64_t full_stored_bytes() const;
+
   // Elements that are exactly zero (NeuroBench ConnectionSparsity), read in
   // the stored type, line by line.
   [[nodiscard]] std::uint64_t count_zeros() const;
@@ -245,11 +261,13 @@ class WeightTensor {
   [[nodiscard]] std::size_t index(std::size_t r, std::size_t g) const {
     return order_ == WeightOrder::by_input ? g * rows_ + r : r * groups() + g;
   }
+  [[nodiscard]] WeightTensor reordered_whole(WeightOrder order) const;  // reordered(), slice aside
   static WeightTensor allocate(std::size_t rows, std::size_t cols, WeightType type, WeightOrder order);
   std::byte* mutable_line(std::size_t i) { return const_cast<std::byte*>(line(i)); }
   void set_code(std::size_t r, std::size_t c, std::int32_t code);
 
   std::size_t rows_ = 0, cols_ = 0;
+  std::size_t full_rows_ = 0, row_begin_ = 0;  // a cut tensor's whole (0: not cut)
   WeightType type_ = WeightType::f32;
   WeightOrder order_ = WeightOrder::by_input;
   int bits_ = 32;

@@ -150,6 +150,11 @@ struct EnergyConfig {
   Precision precision = Precision::fp32;
   MemoryLevel memory = MemoryLevel::none;
   AcConvention ac_convention = AcConvention::amplitude;
+  // Ranks: the energy of spikes and values crossing between ranks on a 2-D
+  // mesh of chips (sim/communicator.hpp), off by default; pJ per packet hop.
+  bool communication = false;
+  double hop_east_west_pj = 3.0;
+  double hop_north_south_pj = 4.2;
   bool operator==(const EnergyConfig&) const = default;
 };
 

@@ -393,6 +393,15 @@ std::vector<ConfigKey> make_schema() {
       choice<&C::energy, &En::ac_convention>("energy.ac_convention", "amplitude", {"amplitude", "shift_add"},
                                              "A spike of amplitude s on a synapse costs s accumulates, or "
                                              "log2-cost shift-adds."),
+      boolean<&C::energy, &En::communication>(
+          "energy.communication", false,
+          "Under mpirun: add the energy of the spikes and values that cross between ranks, priced per hop "
+          "on a 2-D mesh of chips (docs/concepts/ranks.md). Off: the traffic is reported, not priced."),
+      floating<&C::energy, &En::hop_east_west_pj>("energy.hop_east_west_pj", 3.0, 0.0, 1e6,
+                                                  "pJ per packet per east-west hop (Loihi: 3.0, SANA-FE "
+                                                  "arch/loihi.yaml)."),
+      floating<&C::energy, &En::hop_north_south_pj>("energy.hop_north_south_pj", 4.2, 0.0, 1e6,
+                                                    "pJ per packet per north-south hop (Loihi: 4.2)."),
       // [record]
       boolean<&C::record, &Rec::enabled>("record.enabled", true, "Write the HDF5 file."),
       text<&C::record, &Rec::output>("record.output", "spikesim_run.h5",

@@ -120,4 +120,27 @@ std::uint64_t parameter_count(const LlamaModel& m) {
   return total;
 }
 
+void keep_rank_rows(LlamaModel& m, RankShape ranks) {
+  if (ranks.ranks <= 1) return;
+  auto cut = [&](WeightTensor& w, const std::string& name) {
+    if (w.rows() < static_cast<std::size_t>(ranks.ranks))
+      throw Error(ExitCode::config, fmt::format("{}: tensor '{}' has {} output rows, fewer than the {} ranks; run on "
+                                                "at most {} ranks",
+                                                m.source, name, w.rows(), ranks.ranks, w.rows()));
+    w = w.output_rows(rank_rows(w.rows(), ranks.ranks, ranks.rank), name);
+  };
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    LlamaLayer& layer = m.layers[l];
+    const std::string p = fmt::format("layer{}.", l);
+    cut(layer.wq, p + "wq");
+    cut(layer.wk, p + "wk");
+    cut(layer.wv, p + "wv");
+    cut(layer.wo, p + "wo");
+    cut(layer.w_gate, p + "w_gate");
+    cut(layer.w_up, p + "w_up");
+    cut(layer.w_down, p + "w_down");
+  }
+  cut(m.lm_head, "w_lm_head");
+}
+
 }  // namespace spikesim

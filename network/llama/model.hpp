@@ -103,4 +103,10 @@ std::string weights_format(const LlamaModel& model);
 // The model's linear layers, with their names ("layer0.wq", ..., "w_lm_head").
 std::vector<std::pair<std::string, const WeightTensor*>> linear_weights(const LlamaModel& model);
 
+// Ranks (core/partition.hpp): replaces every linear layer and the lm_head
+// by this rank's rows of it and frees the rest (a tied lm_head keeps the
+// embedding, which every rank holds whole). Error(config) when a tensor
+// has fewer rows than there are ranks, naming it.
+void keep_rank_rows(LlamaModel& model, RankShape ranks);
+
 }  // namespace spikesim

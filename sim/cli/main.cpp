@@ -7,16 +7,27 @@
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/ranks.hpp"
 
 using namespace spikesim;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
   CLI::App app{"spikesim: event-driven simulation of spiking LLMs (multi-level GIF neurons, SpikeLLM)"};
   app.set_version_flag("--version", std::string("spikesim ") + SPIKESIM_VERSION);
   app.require_subcommand(1);
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
-  app.parse_complete_callback([&] { init_logging(verbosity); });
+  app.parse_complete_callback([&] {
+    init_logging(verbosity);
+    // Under mpirun every rank runs the same command: rank 0 speaks for all
+    // (its summary, its progress); the others only warn and fail.
+    if (world().rank() != 0) {
+      spdlog::set_level(spdlog::level::warn);
+      std::cout.rdbuf(nullptr);
+    }
+  });
 
   cli::add_run_command(app);
   cli::add_eval_command(app);
@@ -37,11 +48,31 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
-    std::cerr << "spikesim: error: " << e.what() << "\n";
+    std::cerr << "spikesim: error: " << rank_prefix() << e.what() << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::cerr << "spikesim: internal error: " << e.what() << "\n";
+    std::cerr << "spikesim: internal error: " << rank_prefix() << e.what() << "\n";
     return static_cast<int>(ExitCode::failure);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    start_ranks(argc, argv);
+  } catch (const Error& e) {
+    std::cerr << "spikesim: error: " << e.what() << "\n";
+    return e.exit_code();
+  }
+  const int code = run_cli(argc, argv);
+  // A rank that fails may leave the others inside a collective: end them
+  // all, with this rank's exit code (mpirun reports it).
+  if (code != 0 && world().size() > 1) {
+    std::cerr << std::flush;
+    abort_ranks(code);
+  }
+  stop_ranks();
+  return code;
 }
