@@ -32,15 +32,16 @@ namespace spikesim::test {
 // This build's binary (SPIKESIM_BINARY_DIR is set by tests/CMakeLists.txt).
 inline const std::string kSpikesim = SPIKESIM_BINARY_DIR "/sim/spikesim";
 
-// A spikesim process whose stdout and stderr go to files; killed (SIGKILL)
-// if the test leaves it running.
+// A spikesim process (or `program`'s, found on PATH when it has no '/':
+// mpirun) whose stdout and stderr go to files; killed (SIGKILL) if the test
+// leaves it running.
 class Process {
  public:
   using Clock = std::chrono::steady_clock;
 
   Process(const std::vector<std::string>& args, const std::filesystem::path& out,
-          const std::filesystem::path& err) {
-    std::vector<std::string> argv_s{kSpikesim};
+          const std::filesystem::path& err, const std::string& program = kSpikesim) {
+    std::vector<std::string> argv_s{program};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -49,7 +50,7 @@ class Process {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&pid_, kSpikesim.c_str(), &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawnp(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) pid_ = -1;
   }
@@ -61,6 +62,7 @@ class Process {
 
   [[nodiscard]] bool started() const { return pid_ > 0; }
   [[nodiscard]] bool running() const { return pid_ > 0 && !code_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
   void signal(int sig) const { ::kill(pid_, sig); }
 
   // The exit code (128 + signal when killed by one), or nothing after `timeout`.
@@ -107,12 +109,12 @@ struct Outcome {
 // they are not mistaken for outputs of the run); kills it after `timeout_s`
 // seconds (then timed_out is set). Each caller decides what a timeout means
 // for its test.
-inline Outcome run_spikesim(const std::vector<std::string>& args, const std::filesystem::path& dir,
-                            double timeout_s = 30) {
+inline Outcome run_program(const std::string& program, const std::vector<std::string>& args,
+                           const std::filesystem::path& dir, double timeout_s = 30) {
   const std::filesystem::path out_file = dir / "stdout.txt", err_file = dir / "stderr.txt";
   Outcome o;
   {
-    Process p(args, out_file, err_file);
+    Process p(args, out_file, err_file, program);
     REQUIRE(p.started());
     const auto code = p.wait(std::chrono::duration<double>(timeout_s));
     if (code) {
@@ -127,6 +129,10 @@ inline Outcome run_spikesim(const std::vector<std::string>& args, const std::fil
   std::filesystem::remove(out_file);
   std::filesystem::remove(err_file);
   return o;
+}
+inline Outcome run_spikesim(const std::vector<std::string>& args, const std::filesystem::path& dir,
+                            double timeout_s = 30) {
+  return run_program(kSpikesim, args, dir, timeout_s);
 }
 
 // How many lines of a spikesim stderr are error reports: a failure must
