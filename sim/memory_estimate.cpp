@@ -4,13 +4,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <string_view>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "core/event.hpp"
+#include "core/partition.hpp"
 #include "core/saturating.hpp"
 #include "io/formats/model_loader.hpp"
 #include "io/formats/safetensors.hpp"
@@ -84,26 +90,50 @@ u64 tensor_bytes(u64 out, u64 in, const HeldFormat& f) {
   return bytes;
 }
 
-// The weights as held (HeldWeights), plus the loader's largest transient copy.
-u64 weight_bytes(const Shape& s, const HeldWeights& w) {
-  const u64 per_layer = add(add(mul(2 * 4, s.d), add(tensor_bytes(s.q, s.d, w.linear), tensor_bytes(s.d, s.q, w.linear))),
-                            add(mul(2, tensor_bytes(s.k, s.d, w.linear)),
-                                add(mul(2, tensor_bytes(s.h, s.d, w.linear)), tensor_bytes(s.d, s.h, w.linear))));
-  // The embedding and lm_head (its own matrix even when tied), the final norm.
-  const u64 held = add(add(mul(2, tensor_bytes(s.V, s.d, w.tables)), mul(s.L, per_layer)), mul(4, s.d));
-  u64 transient = 0;
+// Rows of a tensor of d_out outputs that one rank holds: its slice of
+// core/partition.hpp, all of them for RankShape{}, none for the floor
+// (replicated_share: what a rank holds whatever R).
+struct Slice {
+  RankShape shape;
+  bool empty = false;
+  u64 operator()(u64 d_out) const {
+    return empty ? 0 : static_cast<u64>(rank_rows(d_out, shape.ranks, shape.rank).size());
+  }
+};
+
+// The weights as held (HeldWeights) by one rank: its rows of every linear
+// layer and of the lm_head, each slice counted as its own tensor (its own
+// scales and its own rounding to whole bytes, as a rank would store it),
+// and the whole embedding table and norms.
+u64 held_weight_bytes(const Shape& s, const HeldWeights& w, const Slice& rows) {
+  const u64 per_layer =
+      add(add(mul(2 * 4, s.d),
+              add(tensor_bytes(rows(s.q), s.d, w.linear), tensor_bytes(rows(s.d), s.q, w.linear))),
+          add(mul(2, tensor_bytes(rows(s.k), s.d, w.linear)),
+              add(mul(2, tensor_bytes(rows(s.h), s.d, w.linear)), tensor_bytes(rows(s.d), s.h, w.linear))));
+  // The embedding (replicated), the lm_head (its own matrix even when tied; sliced), the final norm.
+  return add(
+      add(add(tensor_bytes(s.V, s.d, w.tables), tensor_bytes(rows(s.V), s.d, w.tables)), mul(s.L, per_layer)),
+      mul(4, s.d));
+}
+
+// The loader's largest transient copy (the same on every rank: a loader
+// reading only its rows would still convert a whole tensor or table).
+u64 transient_bytes(const Shape& s, const HeldWeights& w) {
   switch (w.transient) {
     case Transient::llama2c_stack:  // one stacked fp32 array of all layers (w1/w2/w3), or one table
-      transient = mul(4, std::max(mul(s.L, s.h, s.d), mul(s.V, s.d)));
-      break;
+      return mul(4, std::max(mul(s.L, s.h, s.d), mul(s.V, s.d)));
     case Transient::one_tensor_f32:  // the largest tensor read or drawn as fp32, then converted
-      transient = mul(4, std::max(mul(s.h, s.d), mul(s.V, s.d)));
-      break;
+      return mul(4, std::max(mul(s.h, s.d), mul(s.V, s.d)));
     case Transient::generated_codes:  // a bf16 table drawn as fp32, or one linear layer's 1-byte codes
-      transient = std::max(mul(4, s.V, s.d), mul(s.h, s.d));
-      break;
+      return std::max(mul(4, s.V, s.d), mul(s.h, s.d));
   }
-  return add(held, transient);
+  return 0;
+}
+
+// The weights as held, plus the loader's largest transient copy.
+u64 weight_bytes(const Shape& s, const HeldWeights& w) {
+  return add(held_weight_bytes(s, w, Slice{}), transient_bytes(s, w));
 }
 
 // Projections hold no weights of their own (they read the model's tensor):
@@ -127,16 +157,33 @@ void for_each_projection(const NetworkGraph& net, F f) {
     if (g[*e].kind == EdgeKind::projection) f(g[*e]);
 }
 
-// Every spiking projection of the network; a dense run keeps none. The
-// lm_head's projection (spiked lm_head) reads the table format.
-u64 projections_bytes(const NetworkGraph& net, ForwardMode mode, const HeldWeights& w) {
-  if (mode == ForwardMode::dense) return 0;
-  u64 total = 0;
+// The spiking projections of the network counted by shape (the layers
+// repeat): (d_in, d_out, reads the table format) -> how many. A dense run
+// keeps none. The lm_head's projection (spiked lm_head) reads the table
+// format.
+using ProjectionShapes = std::map<std::tuple<u64, u64, bool>, u64>;
+ProjectionShapes projection_shapes(const NetworkGraph& net, ForwardMode mode) {
+  ProjectionShapes shapes;
+  if (mode == ForwardMode::dense) return shapes;
   for_each_projection(net, [&](const EdgeInfo& p) {
     const bool lm_head = p.name.find("lm_head") != std::string::npos;
-    total = add(total, projection_bytes(p.d_in, p.d_out, lm_head ? w.tables : w.run_linear));
+    ++shapes[{static_cast<u64>(p.d_in), static_cast<u64>(p.d_out), lm_head}];
   });
+  return shapes;
+}
+
+// The projections' state of the rows one rank holds.
+u64 projections_bytes(const ProjectionShapes& shapes, const HeldWeights& w, const Slice& rows) {
+  u64 total = 0;
+  for (const auto& [shape, count] : shapes) {
+    const auto& [d_in, d_out, lm_head] = shape;
+    total = add(total, mul(count, projection_bytes(d_in, rows(d_out), lm_head ? w.tables : w.run_linear)));
+  }
   return total;
+}
+
+u64 projections_bytes(const NetworkGraph& net, ForwardMode mode, const HeldWeights& w) {
+  return projections_bytes(projection_shapes(net, mode), w, Slice{});
 }
 
 // One network's KV cache for `positions` positions.
@@ -225,6 +272,139 @@ std::optional<u64> cgroup_headroom() {
   }
 }
 
+// Everything of a run's estimate that a rank's slice does not change, and
+// the projections that it does, counted by shape (the layers repeat).
+struct RunTerms {
+  Shape s;
+  HeldWeights held;
+  ProjectionShapes projections;
+  u64 kv_cache = 0;
+  u64 logits_kept = 0;      // the run and dense logits, on every rank
+  u64 rank0_recording = 0;  // the HDF5 file's buffers and the logits being written: rank 0 only
+  u64 buffers = 0;
+  u64 positions = 0;
+};
+
+RunTerms run_terms(const SimConfig& cfg, const LlamaConfig& model) {
+  RunTerms t;
+  t.s = shape_of(model);
+  const Shape& s = t.s;
+  const ForwardMode mode = cfg.run.mode;
+  const EncodingConfig& e = cfg.encoding;
+  // Positions of the sequence: the prompt is at most one token per byte plus BOS.
+  u64 tokens = u(cfg.run.tokens);
+  if (!cfg.input.prompt.empty()) tokens = cfg.input.prompt.size() + 1;
+  u64 positions = add(tokens, u(cfg.input.generate));
+  if (model.max_seq_len > 0) positions = std::min(positions, u(model.max_seq_len) + 1);
+  t.positions = positions;
+
+  const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(mode, e));
+  t.held = held_weights(cfg);
+  t.projections = projection_shapes(net, mode);
+  // The run's network and the dense reference it is compared with.
+  t.kv_cache = add(kv_cache_bytes(s, positions, mode, e.kv_spiking),
+                   mode == ForwardMode::dense ? kv_cache_bytes(s, positions, mode, e.kv_spiking)
+                                              : kv_cache_bytes(s, positions, ForwardMode::dense, false));
+
+  const u64 logits = mul(4, positions, s.V);
+  t.logits_kept = mul(2, logits);  // run and dense logits, always kept
+  if (cfg.record.enabled) {
+    if (cfg.record.logits) t.rank0_recording = add(t.rank0_recording, logits);
+    if (cfg.record.spikes && mode == ForwardMode::spiking)
+      t.rank0_recording = add(t.rank0_recording, spike_recording_bytes(net, e, positions));
+    if (cfg.record.trace_neurons > 0 && !cfg.record.trace_populations.empty() && mode == ForwardMode::spiking)
+      t.rank0_recording = add(t.rank0_recording, mul(spike_populations(net), kPerTracePopulation));
+  }
+
+  const u64 n = neurons(net);
+  t.buffers = add(mul(n, kPerNeuronState + kPerNeuronEvents), kBaseline);
+  if (uses_saliency(mode, e)) {
+    u64 calib_tokens = mul(u(e.calib_windows), std::max<u64>(tokens, 16));
+    if (!e.calib_file.empty())
+      calib_tokens = mul(std::max<u64>(1, u(e.calib_windows)), u(std::max(model.max_seq_len, 1)));
+    t.buffers = add(t.buffers, calibration_bytes(s, calib_tokens));
+  }
+  t.buffers =
+      add(t.buffers, mul(3, add(file_size_or_zero(cfg.input.token_file), file_size_or_zero(e.calib_file))));
+  return t;
+}
+
+// One rank's share: its rows of the sliced tensors and projections, the
+// rest in full; rank 0 records.
+MemoryEstimate rank_share(const RunTerms& t, const Slice& rows) {
+  MemoryEstimate m;
+  m.weights = add(held_weight_bytes(t.s, t.held, rows), transient_bytes(t.s, t.held));
+  m.projections = projections_bytes(t.projections, t.held, rows);
+  m.kv_cache = t.kv_cache;
+  m.recording = rows.shape.rank == 0 ? add(t.logits_kept, t.rank0_recording) : t.logits_kept;
+  m.buffers = t.buffers;
+  return m;
+}
+
+void check_rank_shape(const RankShape& r) {
+  if (r.ranks >= 1 && r.rank >= 0 && r.rank < r.ranks) return;
+  throw Error(ExitCode::usage,
+              fmt::format("rank {} of {}: expected at least 1 rank and 0 <= rank < ranks", r.rank, r.ranks));
+}
+
+constexpr int kMaxRanks = 4096;
+
+void check_max_ranks(int max_ranks) {
+  if (max_ranks >= 1 && max_ranks <= kMaxRanks) return;
+  throw Error(ExitCode::usage, fmt::format("--ranks: expected 1 to {} ranks, got {}", kMaxRanks, max_ranks));
+}
+
+RankShare largest_share(const RunTerms& t, int ranks) {
+  RankShare best{ranks, 0, rank_share(t, Slice{{ranks, 0}})};
+  for (int r = 1; r < ranks; ++r) {
+    MemoryEstimate m = rank_share(t, Slice{{ranks, r}});
+    if (m.total() > best.share.total()) best = {ranks, r, m};
+  }
+  return best;
+}
+
+// Whether every rank of R fits; rank 0 first, which records and mostly
+// has the largest share, so most R that do not fit cost one share.
+bool every_rank_fits(const RunTerms& t, int ranks, u64 limit) {
+  for (int r = 0; r < ranks; ++r)
+    if (rank_share(t, Slice{{ranks, r}}).total() > limit) return false;
+  return true;
+}
+
+// The terms every rank holds whatever R, named for the message: the
+// largest of them is what keeps every rank count above the limit.
+std::string blocking_term(const MemoryEstimate& floor) {
+  const std::pair<u64, const char*> terms[] = {
+      {floor.weights, "weights (the embedding table, norms and the loader's transient copy)"},
+      {floor.kv_cache, "KV cache (attention and the dense reference's, on every rank)"},
+      {floor.recording, "recording (the logits kept for the comparison, and rank 0's recording buffers)"},
+      {floor.buffers,
+       "buffers (per-neuron counters of full-size encoders, calibration activations, program)"},
+  };
+  const auto* largest = std::max_element(std::begin(terms), std::end(terms),
+                                         [](const auto& a, const auto& b) { return a.first < b.first; });
+  return fmt::format("{} {}", largest->second, format_bytes(largest->first));
+}
+
+RanksNeeded ranks_needed(const RunTerms& t, u64 limit, int max_ranks) {
+  for (int r = 1; r <= max_ranks; ++r)
+    if (every_rank_fits(t, r, limit)) return {r, largest_share(t, r), {}};
+  RanksNeeded none{std::nullopt, largest_share(t, max_ranks), {}};
+  const MemoryEstimate floor = rank_share(t, Slice{{}, true});
+  if (floor.total() > limit)
+    none.blocked = fmt::format(
+        "what every rank holds whatever the rank count, {} on rank 0 ({}), is already more than {}; "
+        "the largest term that never shrinks is {}",
+        format_bytes(floor.total()), floor.breakdown(), format_bytes(limit), blocking_term(floor));
+  else
+    none.blocked = fmt::format(
+        "at {} ranks rank {} still needs {} ({}); every rank holds {} whatever the rank count, so more ranks "
+        "may fit (raise --ranks)",
+        max_ranks, none.largest.rank, format_bytes(none.largest.share.total()),
+        none.largest.share.breakdown(), format_bytes(floor.total()));
+  return none;
+}
+
 }  // namespace
 
 std::string format_bytes(u64 bytes) {
@@ -295,46 +475,47 @@ HeldWeights held_weights(const SimConfig& cfg) {
 }
 
 MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& model) {
+  return estimate_run_memory(cfg, model, RankShape{});
+}
+
+MemoryEstimate estimate_run_memory(const SimConfig& cfg, const LlamaConfig& model, const RankShape& ranks) {
+  check_rank_shape(ranks);
+  return rank_share(run_terms(cfg, model), Slice{ranks});
+}
+
+LoadPeak estimate_load_peak(const SimConfig& cfg, const LlamaConfig& model) {
   const Shape s = shape_of(model);
-  const ForwardMode mode = cfg.run.mode;
-  const EncodingConfig& e = cfg.encoding;
-  // Positions of the sequence: the prompt is at most one token per byte plus BOS.
-  u64 tokens = u(cfg.run.tokens);
-  if (!cfg.input.prompt.empty()) tokens = cfg.input.prompt.size() + 1;
-  u64 positions = add(tokens, u(cfg.input.generate));
-  if (model.max_seq_len > 0) positions = std::min(positions, u(model.max_seq_len) + 1);
-
-  const NetworkGraph net = map_transformer(model, TransformerMapOptions::for_run(mode, e));
-  MemoryEstimate m;
   const HeldWeights held = held_weights(cfg);
-  m.weights = weight_bytes(s, held);
-  m.projections = projections_bytes(net, mode, held);
-  // The run's network and the dense reference it is compared with.
-  m.kv_cache = add(kv_cache_bytes(s, positions, mode, e.kv_spiking),
-                   mode == ForwardMode::dense ? kv_cache_bytes(s, positions, mode, e.kv_spiking)
-                                              : kv_cache_bytes(s, positions, ForwardMode::dense, false));
+  return {held_weight_bytes(s, held, Slice{}), transient_bytes(s, held), kBaseline};
+}
 
-  const u64 logits = mul(4, positions, s.V);
-  m.recording = mul(2, logits);  // run and dense logits, always kept
-  if (cfg.record.enabled) {
-    if (cfg.record.logits) m.recording = add(m.recording, logits);
-    if (cfg.record.spikes && mode == ForwardMode::spiking)
-      m.recording = add(m.recording, spike_recording_bytes(net, e, positions));
-    if (cfg.record.trace_neurons > 0 && !cfg.record.trace_populations.empty() && mode == ForwardMode::spiking)
-      m.recording = add(m.recording, mul(spike_populations(net), kPerTracePopulation));
-  }
+RankShare largest_rank_share(const SimConfig& cfg, const LlamaConfig& model, int ranks) {
+  check_rank_shape({ranks, 0});
+  return largest_share(run_terms(cfg, model), ranks);
+}
 
-  const u64 n = neurons(net);
-  m.buffers = add(mul(n, kPerNeuronState + kPerNeuronEvents), kBaseline);
-  if (uses_saliency(mode, e)) {
-    u64 calib_tokens = mul(u(e.calib_windows), std::max<u64>(tokens, 16));
-    if (!e.calib_file.empty())
-      calib_tokens = mul(std::max<u64>(1, u(e.calib_windows)), u(std::max(model.max_seq_len, 1)));
-    m.buffers = add(m.buffers, calibration_bytes(s, calib_tokens));
-  }
-  m.buffers =
-      add(m.buffers, mul(3, add(file_size_or_zero(cfg.input.token_file), file_size_or_zero(e.calib_file))));
-  return m;
+MemoryEstimate replicated_share(const SimConfig& cfg, const LlamaConfig& model) {
+  return rank_share(run_terms(cfg, model), Slice{{}, true});
+}
+
+RanksNeeded ranks_needed(const SimConfig& cfg, const LlamaConfig& model, u64 rank_memory_bytes,
+                         int max_ranks) {
+  check_max_ranks(max_ranks);
+  return ranks_needed(run_terms(cfg, model), rank_memory_bytes, max_ranks);
+}
+
+RankPlan plan_ranks(const SimConfig& cfg, const LlamaConfig& model, u64 rank_memory_bytes, int max_ranks) {
+  check_max_ranks(max_ranks);
+  const RunTerms t = run_terms(cfg, model);
+  RankPlan plan;
+  for (int r = 1; r < max_ranks; r *= 2) plan.rows.push_back(largest_share(t, r));
+  plan.rows.push_back(largest_share(t, max_ranks));
+  plan.replicated = rank_share(t, Slice{{}, true});
+  plan.load_peak = estimate_load_peak(cfg, model);
+  plan.needed = ranks_needed(t, rank_memory_bytes, max_ranks);
+  plan.positions = t.positions;
+  plan.weights_source = t.held.source;
+  return plan;
 }
 
 MemoryEstimate estimate_linear_stack_memory(const SimConfig& cfg) {
@@ -408,6 +589,53 @@ void check_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, cons
               fmt::format("{} needs about {} ({}); limit is {} ({}){}{}", what,
                           format_bytes(estimate.total()), estimate.breakdown(), format_bytes(limit.bytes),
                           limit.source, hint.empty() ? "" : ". ", hint));
+}
+
+NodeRanks node_local_ranks() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"}) {
+    const char* value = std::getenv(var);
+    if (value == nullptr || *value == '\0') continue;
+    const std::string_view text(value);
+    int count = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
+    if (ec != std::errc{} || end != text.data() + text.size() || count < 1)
+      throw Error(ExitCode::usage,
+                  fmt::format("environment variable {} = '{}': expected the number of ranks on this node, a "
+                              "positive integer",
+                              var, text));
+    return {count, fmt::format("{}={}", var, count)};
+  }
+  return {1, "neither OMPI_COMM_WORLD_LOCAL_SIZE nor SLURM_NTASKS_PER_NODE is set"};
+}
+
+MemoryLimit rank_memory_limit(std::optional<u64> rank_memory, const std::string& rank_memory_text,
+                              std::optional<u64> available, const NodeRanks& node) {
+  if (rank_memory)
+    return {*rank_memory,
+            "--rank-memory " + (rank_memory_text.empty() ? format_bytes(*rank_memory) : rank_memory_text)};
+  const std::string ranks_here =
+      fmt::format("{} rank{} on this node ({})", node.count, node.count == 1 ? "" : "s", node.source);
+  if (!available)
+    return {std::numeric_limits<u64>::max(),
+            "no limit known: the available memory cannot be read; " + ranks_here};
+  return {*available / static_cast<u64>(std::max(node.count, 1)),
+          fmt::format("available memory {} (MemAvailable of /proc/meminfo and the cgroup limit) / {}",
+                      format_bytes(*available), ranks_here)};
+}
+
+MemoryLimit rank_memory_limit(std::optional<u64> rank_memory, const std::string& rank_memory_text) {
+  // The node's rank count is read even with --rank-memory, so that a bad
+  // variable is reported whichever limit applies.
+  const NodeRanks node = node_local_ranks();
+  return rank_memory_limit(rank_memory, rank_memory_text, rank_memory ? std::nullopt : available_memory(),
+                           node);
+}
+
+void check_rank_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, int rank, int ranks) {
+  check_memory(
+      estimate, limit, fmt::format("rank {} of {}", rank, ranks),
+      "Use more ranks (`spikesim plan CONFIG.toml --rank-memory SIZE` says how many), fewer tokens, or "
+      "raise --rank-memory");
 }
 
 MemoryEstimate check_run_memory(const SimConfig& cfg, std::optional<u64> max_memory,

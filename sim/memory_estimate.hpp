@@ -62,9 +62,34 @@
 // The limit is min(--max-memory, available memory), where available memory
 // is MemAvailable of /proc/meminfo, lowered to what the cgroup v2 limit
 // (memory.max - memory.current) leaves when one is set.
+//
+// Per rank (tensor parallel, core/partition.hpp): rank r of R holds rows
+// rank_rows(d_out, R, r) of each static projection's tensor (wq, wk, wv, wo,
+// w_gate, w_up, w_down, lm_head), counted per slice as that slice would be
+// stored (its own scales and zero points, its own rounding to whole bytes),
+// and the projections' integrator and accumulator rows of those rows only.
+// Everything else is charged in full to every rank: the embedding table and
+// norms, the loader's transient copy, both KV caches (attention is
+// replicated, and so is the dense reference run), the logits kept for the
+// comparison, the per-neuron counters and buffers (encoders keep full-size
+// arrays on every rank), calibration activations and the token file. The
+// rest of the recording term (the HDF5 file's buffers, the logits copy
+// being written) is rank 0's alone. With R = 1 this is the estimate above,
+// term for term.
+//
+// That is the steady state a rank runs in. The loader still reads the whole
+// model on every rank before keeping its rows, so while loading every rank
+// holds the whole model as loaded plus the transient copy (load_peak): a
+// separate figure, the next limit, which the per-rank refusal does not use
+// (it would make more ranks useless until the loader reads only its rows).
+//
+// The per-rank limit is --rank-memory when given, else the available memory
+// divided by the ranks sharing this node (OMPI_COMM_WORLD_LOCAL_SIZE under
+// OpenMPI, else SLURM_NTASKS_PER_NODE, else 1).
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
@@ -115,6 +140,59 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& config);
 MemoryEstimate estimate_eval_memory(const SimConfig& config, const LlamaConfig& model,
                                     std::uint64_t token_file_bytes);
 
+// Which of R ranks an estimate is for (core/partition.hpp).
+struct RankShape {
+  int ranks = 1;
+  int rank = 0;
+};
+// The share of rank `ranks.rank` of `ranks.ranks` (see "Per rank" above);
+// RankShape{} is the estimate above. Error(ExitCode::usage) unless
+// 1 <= ranks and 0 <= rank < ranks.
+MemoryEstimate estimate_run_memory(const SimConfig& config, const LlamaConfig& model, const RankShape& ranks);
+
+// What every rank needs while the loader reads the whole model, before it
+// keeps its rows: the same on every rank, whatever R.
+struct LoadPeak {
+  std::uint64_t weights = 0;    // the whole model as loaded (every tensor, every row)
+  std::uint64_t transient = 0;  // the loader's largest transient copy
+  std::uint64_t program = 0;    // program, libraries and allocator slack
+  [[nodiscard]] std::uint64_t total() const { return weights + transient + program; }
+};
+LoadPeak estimate_load_peak(const SimConfig& config, const LlamaConfig& model);
+
+// The largest steady-state share among the R ranks (the lowest rank on ties).
+struct RankShare {
+  int ranks = 1;
+  int rank = 0;
+  MemoryEstimate share;
+};
+RankShare largest_rank_share(const SimConfig& config, const LlamaConfig& model, int ranks);
+// What a rank holds with no rows of any tensor: the floor no rank count
+// goes below (rank 0's, which records too).
+MemoryEstimate replicated_share(const SimConfig& config, const LlamaConfig& model);
+
+// The smallest R in 1..max_ranks whose largest share fits rank_memory_bytes.
+struct RanksNeeded {
+  std::optional<int> ranks;  // none: no R up to max_ranks fits
+  RankShare largest;         // the largest share at `ranks`, or at max_ranks when none fits
+  std::string blocked;       // when none fits: what keeps every share above the limit
+};
+RanksNeeded ranks_needed(const SimConfig& config, const LlamaConfig& model, std::uint64_t rank_memory_bytes,
+                         int max_ranks = 256);
+
+// Everything `spikesim plan` prints: R = 1, 2, 4, ... up to max_ranks (and
+// max_ranks itself), the floor, the load peak and the answer.
+struct RankPlan {
+  std::vector<RankShare> rows;
+  MemoryEstimate replicated;
+  LoadPeak load_peak;
+  RanksNeeded needed;
+  std::uint64_t positions = 0;  // positions per sequence the estimate assumes
+  std::string weights_source;   // held_weights(config).source
+};
+RankPlan plan_ranks(const SimConfig& config, const LlamaConfig& model, std::uint64_t rank_memory_bytes,
+                    int max_ranks = 256);
+
 // Bytes the system can still give this process, when it can be read.
 std::optional<std::uint64_t> available_memory();
 // min(max_memory, available_memory()); with neither known, no limit (UINT64_MAX).
@@ -123,6 +201,25 @@ MemoryLimit memory_limit(std::optional<std::uint64_t> max_memory, const std::str
 // Throws Error(ExitCode::resource, "<what> needs about X (weights A, ...); limit is Y (<source>). <hint>").
 void check_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, const std::string& what,
                   const std::string& hint = {});
+
+// Ranks of this job sharing this node: OMPI_COMM_WORLD_LOCAL_SIZE (OpenMPI),
+// else SLURM_NTASKS_PER_NODE, else 1. Error(ExitCode::usage) naming the
+// variable when it is set but not a positive integer.
+struct NodeRanks {
+  int count = 1;
+  std::string source;  // e.g. "OMPI_COMM_WORLD_LOCAL_SIZE=4"
+};
+NodeRanks node_local_ranks();
+// One rank's limit: rank_memory (--rank-memory) when given, else
+// `available` / node.count (no limit when the available memory is unknown).
+MemoryLimit rank_memory_limit(std::optional<std::uint64_t> rank_memory, const std::string& rank_memory_text,
+                              std::optional<std::uint64_t> available, const NodeRanks& node);
+// The same with available_memory() and node_local_ranks().
+MemoryLimit rank_memory_limit(std::optional<std::uint64_t> rank_memory,
+                              const std::string& rank_memory_text = {});
+// Throws Error(ExitCode::resource, "rank R of N needs about X (weights A, ...); limit is Y (<source>).
+// <hint>").
+void check_rank_memory(const MemoryEstimate& estimate, const MemoryLimit& limit, int rank, int ranks);
 
 // The whole check of `spikesim run`: reads the model's shape (model errors
 // come first, as the loader would report them), estimates and checks.

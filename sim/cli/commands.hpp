@@ -15,5 +15,6 @@ void add_report_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
 
 }  // namespace spikesim::cli

@@ -46,6 +46,7 @@ int run_cli(int argc, char** argv) {
   cli::add_plot_command(app);
   cli::add_config_command(app);
   cli::add_sweep_command(app);
+  cli::add_plan_command(app);
   // -v counts before or after the subcommand (`spikesim run -v x.toml`).
   for (CLI::App* sub : app.get_subcommands({}))
     sub->add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
