@@ -4,7 +4,20 @@
 # llvm-14: llvm-symbolizer, for sanitizer reports with file and line).
 # Idempotent: installs only what is missing and prints what it installs.
 # Works as root (no sudo needed) or as a user with sudo.
+#
+# Usage: scripts/install-deps.sh [--mpi]
+#   --mpi  also OpenMPI (libopenmpi-dev, openmpi-bin: mpirun), for the
+#          -DSPIKESIM_WITH_MPI=ON build (docs/concepts/ranks.md); the
+#          default build needs no MPI.
 set -euo pipefail
+
+mpi=0
+for arg in "$@"; do
+  case "$arg" in
+    --mpi) mpi=1 ;;
+    *) echo "install-deps: unknown option '$arg' (expected --mpi)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config ninja-build
@@ -15,6 +28,7 @@ packages=(
   clang libclang-rt-14-dev llvm-14
   python3-h5py python3-numpy python3-matplotlib
 )
+if [ "$mpi" = 1 ]; then packages+=(libopenmpi-dev openmpi-bin); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,11 +3,14 @@
 #
 # Stages, in order, each ending with one summary line; the first stage that
 # fails stops the script, names itself, and the script exits non-zero:
-#   deps     scripts/install-deps.sh
-#   release  Release build in build/; ctest, all tiers (unit, integration, validation)
+#   deps     scripts/install-deps.sh --mpi
+#   release  Release build in build/ with -DSPIKESIM_WITH_MPI=ON (alone it runs as
+#            the default build does; under mpirun the [mpi] tests run 1, 2 and 4
+#            ranks); ctest, all tiers (unit, integration, validation)
 #   asan     build-asan/: clang, AddressSanitizer + UndefinedBehaviorSanitizer, -O1 with
 #            assertions, -fno-sanitize-recover=all, libFuzzer's coverage hooks;
 #            the unit and integration tiers
+#            (the sanitizer trees are default builds: no MPI)
 #   tsan     build-tsan/: gcc, ThreadSanitizer; the tests tagged [threads]
 #            (parallel delivery, spikesim_threads_tests), suppressions in
 #            tests/sanitizers/tsan.supp
@@ -74,12 +77,12 @@ debug_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1")
 
 stage_deps() {
-  ./scripts/install-deps.sh
+  ./scripts/install-deps.sh --mpi
   echo "packages installed" >"$summaries/deps"
 }
 
 stage_release() {
-  cmake -S . -B "$prefix" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B "$prefix" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPIKESIM_WITH_MPI=ON
   cmake --build "$prefix" -j"$jobs"
   ctest --test-dir "$prefix" --output-on-failure -j"$jobs" | tee "$summaries/release.log"
   echo "$(ctest_count "$summaries/release.log") tests passed (all tiers)" >"$summaries/release"

@@ -115,6 +115,16 @@ void Communicator::exchange_values(const std::string& stage, std::span<float> va
   }
 }
 
+std::vector<std::uint64_t> Communicator::gather_all(std::uint64_t value) {
+  std::vector<std::byte> local(sizeof value), all;
+  std::memcpy(local.data(), &value, sizeof value);
+  std::vector<std::uint64_t> counts;
+  allgather(local, counts, all);
+  std::vector<std::uint64_t> out(all.size() / sizeof value);
+  std::memcpy(out.data(), all.data(), out.size() * sizeof value);
+  return out;
+}
+
 void LocalCommunicator::allgather(std::span<const std::byte> local, std::vector<std::uint64_t>& counts,
                                   std::vector<std::byte>& all) {
   counts.assign(1, local.size());

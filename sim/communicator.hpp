@@ -88,6 +88,9 @@ class Communicator {
                        std::span<const SpikeEvent> local, std::vector<SpikeEvent>& all);
   void exchange_values(const std::string& stage, std::span<float> values, std::span<const RowSlice> slices);
   [[nodiscard]] virtual bool any(bool flag) = 0;
+  // Every rank's `value`, in rank order (bookkeeping such as peak memory:
+  // not counted as traffic).
+  [[nodiscard]] std::vector<std::uint64_t> gather_all(std::uint64_t value);
 
   [[nodiscard]] const CommAccount& account() const { return account_; }
   // The same ranks with an account of their own (the dense reference's

@@ -553,6 +553,20 @@ MemoryEstimate estimate_eval_memory(const SimConfig& cfg, const LlamaConfig& mod
   return m;
 }
 
+std::uint64_t peak_rss() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      std::uint64_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
 std::optional<u64> available_memory() {
   std::optional<u64> avail;
   std::ifstream meminfo("/proc/meminfo");

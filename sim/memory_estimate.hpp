@@ -140,14 +140,10 @@ MemoryEstimate estimate_linear_stack_memory(const SimConfig& config);
 MemoryEstimate estimate_eval_memory(const SimConfig& config, const LlamaConfig& model,
                                     std::uint64_t token_file_bytes);
 
-// Which of R ranks an estimate is for (core/partition.hpp).
-struct RankShape {
-  int ranks = 1;
-  int rank = 0;
-};
 // The share of rank `ranks.rank` of `ranks.ranks` (see "Per rank" above);
 // RankShape{} is the estimate above. Error(ExitCode::usage) unless
 // 1 <= ranks and 0 <= rank < ranks.
+// (RankShape: core/partition.hpp.)
 MemoryEstimate estimate_run_memory(const SimConfig& config, const LlamaConfig& model, const RankShape& ranks);
 
 // What every rank needs while the loader reads the whole model, before it
@@ -195,6 +191,8 @@ RankPlan plan_ranks(const SimConfig& config, const LlamaConfig& model, std::uint
 
 // Bytes the system can still give this process, when it can be read.
 std::optional<std::uint64_t> available_memory();
+// The most this process has held resident so far (VmHWM of /proc/self/status), 0 when unknown.
+std::uint64_t peak_rss();
 // min(max_memory, available_memory()); with neither known, no limit (UINT64_MAX).
 MemoryLimit memory_limit(std::optional<std::uint64_t> max_memory, const std::string& max_memory_text = {});
 

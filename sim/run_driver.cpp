@@ -16,6 +16,7 @@
 #include "sim/perplexity.hpp"
 #include "sim/pipeline.hpp"
 #include "sim/communication_report.hpp"
+#include "sim/memory_estimate.hpp"
 #include "sim/progress.hpp"
 #include "sim/ranks.hpp"
 #include "sim/run_file_writer.hpp"
@@ -271,6 +272,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   // must stay cheap); `interrupted` and `finished` write everything, and
   // only `finished` completes the file.
   enum class Write { start, checkpoint, interrupted, finished };
+  double simulate_s = 0;  // the token loop: the run and its dense reference
   const auto outcome = [&](std::size_t done, Write write) {
     const bool complete = write == Write::finished;
     const bool final = complete || write == Write::interrupted;
@@ -356,6 +358,10 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     }
     out.summary["ranks"] = ranks.size();
     if (!communication.is_null()) out.summary["communication"] = std::move(communication);
+    if (final) {  // every rank is here (a checkpoint is rank 0's alone): gather each rank's peak memory
+      out.summary["simulate_s"] = simulate_s;
+      out.summary["peak_rss_bytes"] = ranks.gather_all(peak_rss());
+    }
     return out;
   };
 
@@ -367,6 +373,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
   auto next_checkpoint = std::chrono::steady_clock::now() + kCheckpointEvery;
   std::optional<Error> interruption;
   std::size_t done = 0;
+  const auto simulate_start = std::chrono::steady_clock::now();
   for (std::size_t pos = 0; pos < total; ++pos) {
     if ((interruption = interruption_at(cfg, ranks, pos, total))) break;
     if (pos >= seq.size()) {  // greedy generation from the previous logits
@@ -402,6 +409,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       next_checkpoint = end + std::max<std::chrono::steady_clock::duration>(kCheckpointEvery, 20 * (end - begin));
     }
   }
+  simulate_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - simulate_start).count();
   // From here on the file is completed, not abandoned.
   if (!interruption) interruption = interruption_at(cfg, ranks, total, total);
   if (interruption) throw RunInterrupted(*interruption, outcome(done, Write::interrupted));

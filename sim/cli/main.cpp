@@ -58,10 +58,11 @@ int run_cli(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
-    std::cerr << "spikesim: error: " << rank_prefix() << e.what() << "\n";
+    // One write per line: the ranks share stderr under mpirun.
+    std::cerr << ("spikesim: error: " + rank_prefix() + e.what() + "\n") << std::flush;
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::cerr << "spikesim: internal error: " << rank_prefix() << e.what() << "\n";
+    std::cerr << ("spikesim: internal error: " + rank_prefix() + e.what() + "\n") << std::flush;
     return static_cast<int>(ExitCode::failure);
   }
   return 0;

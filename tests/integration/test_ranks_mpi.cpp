@@ -303,3 +303,22 @@ TEST_CASE("ranks: a signal to one rank stops every rank at the same token", "[mp
   RawFile f(dir.path() / "run.h5.partial");
   CHECK(u64(f, "/", "spikesim_complete") == 0);
 }
+
+TEST_CASE("ranks: a rank that would not fit its memory is refused before it loads anything", "[mpi][ranks][memory]") {
+  TempDir dir("ranks_mpi_memory");
+  const fs::path out = dir.path() / "run.h5";
+  std::vector<std::string> a = mpirun_options();
+  a.insert(a.end(), {"-np", "2", kSpikesim});
+  auto args = run_args(out, {});
+  args.insert(args.end(), {"--rank-memory", "1M"});
+  a.insert(a.end(), args.begin(), args.end());
+  const Outcome o = run_program(kMpirun, a, dir.path(), 120);
+  INFO(o.err);
+  REQUIRE_FALSE(o.timed_out);
+  CHECK(o.code == 7);  // ExitCode::resource
+  CHECK_THAT(o.err, Catch::Contains("spikesim: error: rank ") &&
+                        Catch::Contains(" of 2: this rank's share of the model needs about") &&
+                        Catch::Contains("--rank-memory 1M"));
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(dir.path() / "run.h5.partial"));
+}
