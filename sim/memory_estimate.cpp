@@ -553,11 +553,12 @@ MemoryEstimate estimate_eval_memory(const SimConfig& cfg, const LlamaConfig& mod
   return m;
 }
 
-std::uint64_t peak_rss() {
+namespace {
+std::uint64_t status_bytes(const std::string& wanted) {
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
-    if (key == "VmHWM:") {
+    if (key == wanted) {
       std::uint64_t kib = 0;
       status >> kib;
       return kib * 1024;
@@ -566,6 +567,10 @@ std::uint64_t peak_rss() {
   }
   return 0;
 }
+}  // namespace
+
+std::uint64_t peak_rss() { return status_bytes("VmHWM:"); }
+std::uint64_t current_rss() { return status_bytes("VmRSS:"); }
 
 std::optional<u64> available_memory() {
   std::optional<u64> avail;

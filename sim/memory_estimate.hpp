@@ -191,8 +191,10 @@ RankPlan plan_ranks(const SimConfig& config, const LlamaConfig& model, std::uint
 
 // Bytes the system can still give this process, when it can be read.
 std::optional<std::uint64_t> available_memory();
-// The most this process has held resident so far (VmHWM of /proc/self/status), 0 when unknown.
+// The most this process has held resident so far (VmHWM of /proc/self/status),
+// and what it holds now (VmRSS); 0 when unknown.
 std::uint64_t peak_rss();
+std::uint64_t current_rss();
 // min(max_memory, available_memory()); with neither known, no limit (UINT64_MAX).
 MemoryLimit memory_limit(std::optional<std::uint64_t> max_memory, const std::string& max_memory_text = {});
 

@@ -1,6 +1,9 @@
 #include "sim/run_driver.hpp"
 
 #include <chrono>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
@@ -245,6 +248,9 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     progress.phase("partition", fmt::format("rank {} of {} keeps its rows of every linear layer", ranks.rank(),
                                             ranks.size()));
     keep_rank_rows(model, {ranks.size(), ranks.rank()});
+#ifdef __GLIBC__
+    malloc_trim(0);  // the other ranks' rows go back to the system, not only to the heap
+#endif
     run_ranks = &ranks;
     reference_ranks = ranks.with_own_account();
   }
@@ -361,6 +367,7 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
     if (final) {  // every rank is here (a checkpoint is rank 0's alone): gather each rank's peak memory
       out.summary["simulate_s"] = simulate_s;
       out.summary["peak_rss_bytes"] = ranks.gather_all(peak_rss());
+      out.summary["rss_bytes"] = ranks.gather_all(current_rss());  // after the run: each rank's share held
     }
     return out;
   };
