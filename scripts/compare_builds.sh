@@ -4,7 +4,7 @@
 # stories260K 16 rows, dense and A4 in quantized and spiking mode), on the
 # default run and its report, on a quantized default run and on the linear
 # stack, and compares every JSON output byte for byte (wall times and paths
-# and the config text removed) and the HDF5 attributes of the default run
+# and the config text removed; so are the measured simulate_s and RSS) and the HDF5 attributes of the default run
 # (a change that adds attributes shows them as differences).
 #
 # Usage: scripts/compare_builds.sh OLD_SPIKESIM NEW_SPIKESIM [path/to/shared/models]
@@ -19,7 +19,7 @@ strip() {  # JSON on stdin, without wall times and output paths, keys sorted
   /usr/bin/python3 -c '
 import json, sys
 def s(o):
-    if isinstance(o, dict): return {k: s(v) for k, v in o.items() if "wall" not in k and k not in ("output", "file", "config_toml")}
+    if isinstance(o, dict): return {k: s(v) for k, v in o.items() if "wall" not in k and "rss" not in k and k not in ("output", "file", "config_toml", "simulate_s")}
     if isinstance(o, list): return [s(v) for v in o]
     return o
 print(json.dumps(s(json.load(sys.stdin)), indent=1, sort_keys=True))'
