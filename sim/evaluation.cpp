@@ -9,7 +9,9 @@
 #include "sim/interrupt.hpp"
 #include "sim/mixed_precision.hpp"
 #include "sim/perplexity.hpp"
+#include "sim/communication_report.hpp"
 #include "sim/progress.hpp"
+#include "sim/ranks.hpp"
 #include "sim/run_driver.hpp"
 #include "sim/run_summary.hpp"
 #include "sim/weight_quantization.hpp"
@@ -60,9 +62,13 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     progress.phase("tune encoders", "activation clipping and mixed precision on the calibration tokens");
     tune_encoders(model, cfg, plan, calib.sequences, methods);
   }
+  // What the summary says of the weights, while every rank holds all of them.
+  const nlohmann::json weight_json = weight_settings_json(cfg.weights, model);
+  Communicator& ranks = world();
+  Communicator* split = split_across_ranks(model, ranks);
   // simulate
   const ForwardMode mode = cfg.run.mode;
-  Transformer net(model, mode, cfg.encoding, plan, nullptr, methods.settings);
+  Transformer net(model, mode, cfg.encoding, plan, nullptr, methods.settings, split);
   PerplexityResult result;
   const std::uint64_t total = windows * layout.length;
   progress.phase("simulate", fmt::format("{} {} of {} tokens in {} mode", windows, cfg.eval.rows ? "rows" : "windows",
@@ -73,9 +79,11 @@ nlohmann::json evaluate(const SimConfig& cfg) {
     net.reset();
     MatrixRM logits(static_cast<Eigen::Index>(seq.size()), model.config.vocab_size);
     for (std::size_t t = 0; t < seq.size(); ++t) {
-      if (pending_interrupt() != 0)
-        throw_if_interrupted(
-            fmt::format("at window {} of {}, position {}; nothing was written", w + 1, windows, t));
+      if (interrupted_on_any_rank(ranks)) {
+        const std::string where = fmt::format("at window {} of {}, position {}; nothing was written", w + 1, windows, t);
+        throw_if_interrupted(where);  // this rank's signal, else another rank's
+        throw Error(ExitCode::interrupted, "interrupted: another rank received a signal; stopped " + where);
+      }
       net.forward(seq[t], static_cast<int>(t),
                   std::span<float>(logits.row(static_cast<Eigen::Index>(t)).data(), model.config.vocab_size));
       progress.tokens(w * layout.length + t + 1, total);
@@ -98,7 +106,9 @@ nlohmann::json evaluate(const SimConfig& cfg) {
                       {"calibration_overlaps_evaluation", calib.overlaps_evaluation},
                       {"wall_s", wall}};
   j.update(encoding_settings_json(cfg.encoding));
-  j.update(weight_settings_json(cfg.weights, model));
+  j.update(weight_json);
+  j["ranks"] = ranks.size();
+  if (split) j["communication"] = communication_json(ranks.account(), std::nullopt);
   j.update(accuracy_settings_json(cfg));
   if (!methods.report.empty()) j["calibrated"] = methods.report;
   const auto per_token = [&](double v) { return v / static_cast<double>(std::max<std::uint64_t>(1, result.tokens)); };

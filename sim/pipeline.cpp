@@ -6,6 +6,11 @@
 #include "core/logging.hpp"
 #include "core/random.hpp"
 #include "io/formats/token_file.hpp"
+#include "sim/interrupt.hpp"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace spikesim {
 
@@ -95,6 +100,18 @@ nlohmann::json encoding_settings_json(const EncodingSpec& e) {
           {"addbit", e.addbit},      {"low_p", e.low_p},
           {"saliency", std::string(saliency_name(e.saliency))}, {"kv_spiking", e.kv_spiking}};
 }
+
+Communicator* split_across_ranks(LlamaModel& model, Communicator& ranks) {
+  if (ranks.size() == 1) return nullptr;
+  spdlog::info("rank {} of {} keeps its rows of every linear layer", ranks.rank(), ranks.size());
+  keep_rank_rows(model, {ranks.size(), ranks.rank()});
+#ifdef __GLIBC__
+  malloc_trim(0);  // the other ranks' rows go back to the system, not only to the heap
+#endif
+  return &ranks;
+}
+
+bool interrupted_on_any_rank(Communicator& ranks) { return ranks.any(pending_interrupt() != 0); }
 
 EnergyModel energy_model_for(const SimConfig& cfg) {
   return EnergyModel::preset_named(cfg.energy.preset, cfg.energy.precision, cfg.energy.memory);

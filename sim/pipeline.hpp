@@ -27,6 +27,7 @@
 #include "core/energy_model.hpp"
 #include "io/config/config.hpp"
 #include "network/llama/model.hpp"
+#include "sim/communicator.hpp"
 #include "sim/transformer.hpp"
 
 namespace spikesim {
@@ -68,6 +69,14 @@ nlohmann::json encoding_settings_json(const EncodingSpec& encoding);
 
 // The energy model of [energy].
 EnergyModel energy_model_for(const SimConfig& config);
+
+// Ranks (docs/concepts/ranks.md): once every step that needs the whole model
+// is done (calibration, saliency, weight quantization, the accuracy
+// methods), each rank keeps its rows of every linear layer. Returns the
+// communicator the forwards run with: null on one rank, where nothing is cut.
+Communicator* split_across_ranks(LlamaModel& model, Communicator& ranks);
+// Whether a signal reached any rank: every rank stops at the same token.
+bool interrupted_on_any_rank(Communicator& ranks);
 
 // -v: what was loaded (format, source, shape, parameters and bytes held).
 void log_model(const LlamaModel& model);

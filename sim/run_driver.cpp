@@ -1,9 +1,6 @@
 #include "sim/run_driver.hpp"
 
 #include <chrono>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
@@ -50,7 +47,7 @@ void stop_if_interrupted(const SimConfig& cfg, std::size_t pos, std::size_t tota
 std::optional<Error> interruption_at(const SimConfig& cfg, Communicator& ranks, std::size_t pos, std::size_t total) {
   const std::string where = interrupted_where(cfg, pos, total);
   std::optional<Error> mine = pending_interruption(where);
-  if (!ranks.any(mine.has_value())) return std::nullopt;
+  if (!interrupted_on_any_rank(ranks)) return std::nullopt;
   if (mine) return mine;
   return Error(ExitCode::interrupted, fmt::format("interrupted: another rank received a signal; stopped {}", where));
 }
@@ -242,18 +239,9 @@ RunOutcome run_simulation(const SimConfig& cfg, const std::function<void(const s
       for (const Eigen::VectorXf* b : {&l.bq, &l.bk, &l.bv, &l.bo})
         bias_bytes += static_cast<std::uint64_t>(b->size()) * sizeof(float);
   }
-  Communicator* run_ranks = nullptr;
+  Communicator* run_ranks = split_across_ranks(model, ranks);
   std::unique_ptr<Communicator> reference_ranks;
-  if (ranks.size() > 1) {
-    progress.phase("partition", fmt::format("rank {} of {} keeps its rows of every linear layer", ranks.rank(),
-                                            ranks.size()));
-    keep_rank_rows(model, {ranks.size(), ranks.rank()});
-#ifdef __GLIBC__
-    malloc_trim(0);  // the other ranks' rows go back to the system, not only to the heap
-#endif
-    run_ranks = &ranks;
-    reference_ranks = ranks.with_own_account();
-  }
+  if (run_ranks) reference_ranks = ranks.with_own_account();
 
   std::optional<Hdf5Recorder> rec;
   if (records) rec.emplace(RecorderOptions{cfg.record.output, cfg.record.compression});

@@ -22,13 +22,14 @@ int run_cli(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbosity, "More log output on stderr (repeat for debug)");
   app.parse_complete_callback([&] {
     init_logging(verbosity);
-    // Only `run` splits its work across ranks; any other command would
+    // Only `run` and `eval` split their work across ranks; any other command would
     // run whole on every rank and write its outputs several times over.
     if (world().size() > 1)
       for (const CLI::App* sub : app.get_subcommands())
-        if (sub->get_name() != "run")
+        if (sub->get_name() != "run" && sub->get_name() != "eval")
           throw Error(ExitCode::usage, fmt::format("`spikesim {}` runs on one rank; under mpirun/srun only `spikesim "
-                                                   "run` is split across ranks (docs/concepts/ranks.md)",
+                                                   "run` and `spikesim eval` are split across ranks "
+                                                   "(docs/concepts/ranks.md)",
                                                    sub->get_name()));
     // Under mpirun every rank runs the same command: rank 0 speaks for all
     // (its summary, its progress); the others only warn and fail.

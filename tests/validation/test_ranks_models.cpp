@@ -52,3 +52,36 @@ TEST_CASE("ranks: stories260K gives the same file on 1, 2 and 4 ranks", "[mpi][r
                  "encoding.calib_windows=2"},
                 "ranks_stories");
 }
+
+TEST_CASE("ranks: eval on brown-llama-s gives the same perplexity and counts on 1, 2 and 4 ranks",
+          "[mpi][ranks][validation]") {
+  SPIKESIM_REQUIRE_SHARED(model, "models/brown-llama-s/model.safetensors");
+  SPIKESIM_REQUIRE_SHARED(tokens, "models/brown-llama-s/dev_tokens.i32");
+  TempDir dir("ranks_eval");
+  const std::vector<std::string> eval{"eval",      "--model", model.parent_path().string(), "--tokens", tokens.string(),
+                                      "--windows", "2",       "--seq",  "64",    "--calib-windows", "2",
+                                      "--mode",    "spiking", "--threads", "1", "--json"};
+  // The figures of the evaluation, without what depends on the rank count or the clock.
+  auto figures = [](const std::string& out) {
+    nlohmann::json j = nlohmann::json::parse(out);
+    for (const char* k : {"wall_s", "ranks", "communication"}) j.erase(k);
+    return j;
+  };
+  const Outcome one = run_spikesim(eval, dir.path(), 300);
+  INFO(one.err);
+  REQUIRE(one.code == 0);
+  const nlohmann::json expected = figures(one.out);
+  REQUIRE(expected.at("ppl").get<double>() > 1.0);
+  for (const int ranks : {2, 4}) {
+    std::vector<std::string> a = mpirun_options();
+    a.insert(a.end(), {"-np", std::to_string(ranks), kSpikesim});
+    a.insert(a.end(), eval.begin(), eval.end());
+    const Outcome many = run_program(kMpirun, a, dir.path(), 300);
+    INFO(ranks << " ranks\n" << many.err);
+    REQUIRE(many.code == 0);
+    const nlohmann::json j = nlohmann::json::parse(many.out);  // rank 0's line only
+    CHECK(j.at("ranks") == ranks);
+    CHECK(j.at("communication").at("total").at("spikes").get<std::uint64_t>() > 0);
+    CHECK(figures(many.out) == expected);
+  }
+}
