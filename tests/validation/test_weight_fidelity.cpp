@@ -24,11 +24,6 @@ constexpr Model kBrown = test::kBrownLlamaS;
 constexpr Model kStories = test::kStories260K;
 using test::plus;
 
-nlohmann::json evaluate_with(const Model& m, const std::filesystem::path& model,
-                             const std::filesystem::path& tokens, std::vector<std::string> settings) {
-  return test::evaluate_shared(m, model, tokens, settings);
-}
-
 void check_near(double ppl, double reference, double tolerance, const std::string& what) {
   INFO(what << ": ppl " << ppl << ", reference " << reference);
   CHECK(std::abs(ppl / reference - 1.0) <= tolerance);
@@ -45,7 +40,7 @@ const std::vector<std::string> kW4A4Obs = {"weights.bits=4", "encoding.bits=4", 
 TEST_CASE("weights: brown-llama-s RTN and GPTQ match the independent references", "[validation][weights]") {
   SPIKESIM_REQUIRE_SHARED(model, kBrown.path);
   SPIKESIM_REQUIRE_SHARED(tokens, kBrown.tokens);
-  auto ppl = [&](const std::vector<std::string>& s) { return evaluate_with(kBrown, model, tokens, s)["ppl"].get<double>(); };
+  auto ppl = [&](const std::vector<std::string>& s) { return test::evaluate_shared(kBrown, model, tokens, s)["ppl"].get<double>(); };
   check_near(ppl(kW8A8), 10.1706, 0.005, "W8A8 RTN");
   check_near(ppl(kW4A16), 10.9410, 0.005, "W4A16 RTN per channel");
   check_near(ppl(kW4A4), 12.8392, 0.005, "W4A4 RTN");
@@ -60,7 +55,7 @@ TEST_CASE("weights: stories260K RTN and GPTQ match the independent references", 
   SPIKESIM_REQUIRE_SHARED(model, kStories.path);
   SPIKESIM_REQUIRE_SHARED(tokens, kStories.tokens);
   auto ppl = [&](const std::vector<std::string>& s) {
-    return evaluate_with(kStories, model, tokens, s)["ppl"].get<double>();
+    return test::evaluate_shared(kStories, model, tokens, s)["ppl"].get<double>();
   };
   check_near(ppl(kW8A8), 11.0506, 0.005, "W8A8 RTN");
   check_near(ppl(kW4A16), 174.96, 0.005, "W4A16 RTN per channel");
@@ -75,10 +70,10 @@ TEST_CASE("weights: with int4 weights the spiking run equals the quantized one, 
     SPIKESIM_REQUIRE_SHARED(model, m.path);
     SPIKESIM_REQUIRE_SHARED(tokens, m.tokens);
     const std::vector<std::string> w4a4 = plus(kW4A4Obs, {"eval.windows=2", "encoding.kv_spiking=true"});
-    const auto quantized = evaluate_with(m, model, tokens, w4a4);
+    const auto quantized = test::evaluate_shared(m, model, tokens, w4a4);
     for (const int threads : {1, 2}) {
       tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
-      const auto spiking = evaluate_with(m, model, tokens, plus(w4a4, {"run.mode=spiking"}));
+      const auto spiking = test::evaluate_shared(m, model, tokens, plus(w4a4, {"run.mode=spiking"}));
       INFO(m.path << ", " << threads << " thread(s)");
       // Equal, not close: integer accumulators are exact in any order.
       CHECK(spiking["ppl"].get<double>() == quantized["ppl"].get<double>());

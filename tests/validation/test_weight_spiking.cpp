@@ -19,11 +19,6 @@ constexpr Model kBrown = test::kBrownLlamaS;
 constexpr Model kStories = test::kStories260K;
 using test::plus;
 
-nlohmann::json evaluate_with(const Model& m, const std::filesystem::path& model,
-                             const std::filesystem::path& tokens, const std::vector<std::string>& settings) {
-  return test::evaluate_shared(m, model, tokens, settings);
-}
-
 const std::vector<std::string> kA4 = {"encoding.bits=4", "encoding.addbit=1", "encoding.low_p=0.9"};
 const std::vector<std::string> kTernary14 = {"weights.method=\"ternary\"", "weights.steps=1.4"};
 const std::vector<std::string> kPbllm = {"weights.method=\"pbllm\"", "weights.salient_fraction=0.1"};
@@ -37,11 +32,11 @@ TEST_CASE("weight spiking: ternary and PB-LLM spiking runs equal the quantized o
     SPIKESIM_REQUIRE_SHARED(tokens, m.tokens);
     for (const auto& weights : {kTernary14, kPbllm}) {
       const auto settings = plus(plus(kA4, weights), {"eval.windows=2", "encoding.kv_spiking=true"});
-      const auto quantized = evaluate_with(m, model, tokens, settings);
+      const auto quantized = test::evaluate_shared(m, model, tokens, settings);
       for (const int threads : {1, 2}) {
         tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(threads));
-        const auto spiking = evaluate_with(m, model, tokens, plus(settings, {"run.mode=spiking"}));
+        const auto spiking = test::evaluate_shared(m, model, tokens, plus(settings, {"run.mode=spiking"}));
         INFO(m.path << ", " << weights.front() << ", " << threads << " thread(s)");
         CHECK(spiking["ppl"].get<double>() == quantized["ppl"].get<double>());
         CHECK(spiking["weights"].get<std::string>().rfind("ternary", 0) == 0);
@@ -63,8 +58,8 @@ TEST_CASE("weight spiking: on brown-llama-s SpikeLLM ternary at 1.4 equal steps 
   SPIKESIM_REQUIRE_SHARED(tokens, kBrown.tokens);
   // fp activations, 16 windows: the issue's table (ternary 1.4: ppl 26.30 at
   // 3.26 bits per weight; PB-LLM 10%: 46.21 at 4.89 bits; fp 10.17).
-  const auto ternary = evaluate_with(kBrown, model, tokens, plus(kTernary14, {"run.mode=dense"}));
-  const auto pbllm = evaluate_with(kBrown, model, tokens, plus(kPbllm, {"run.mode=dense"}));
+  const auto ternary = test::evaluate_shared(kBrown, model, tokens, plus(kTernary14, {"run.mode=dense"}));
+  const auto pbllm = test::evaluate_shared(kBrown, model, tokens, plus(kPbllm, {"run.mode=dense"}));
   const double t = ternary["ppl"].get<double>(), p = pbllm["ppl"].get<double>();
   INFO("ternary 1.4: " << t << ", PB-LLM 10%: " << p);
   CHECK(t <= 26.30 * 1.02);
