@@ -59,20 +59,6 @@ double read_bandwidth(int reps) {
   return static_cast<double>(a.size() * 8) / best;
 }
 
-// Peak resident set (VmHWM of /proc/self/status), bytes.
-std::uint64_t peak_rss() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      std::uint64_t kib = 0;
-      status >> kib;
-      return kib * 1024;
-    }
-    std::getline(status, key);
-  }
-  return 0;
-}
 
 // Bytes one token streams: every linear layer as stored, one embedding row
 // and the whole lm_head (dense read-out).

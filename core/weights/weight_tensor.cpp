@@ -293,17 +293,22 @@ WeightTensor WeightTensor::reordered_whole(WeightOrder order) const {
                     });
     return t;
   }
-  std::vector<std::int8_t> codes(rows_ * cols_);
-  std::vector<float> scales(rows_ * groups());
-  std::vector<std::int8_t> zeros(symmetric_ ? 0 : rows_ * groups());
-  for (std::size_t r = 0; r < rows_; ++r) {
-    for (std::size_t c = 0; c < cols_; ++c) codes[r * cols_ + c] = static_cast<std::int8_t>(code(r, c));
+  return integer_rows({0, rows_}, order);
+}
+
+WeightTensor WeightTensor::integer_rows(RowSlice rows, WeightOrder order) const {
+  const std::size_t n = rows.size();
+  std::vector<std::int8_t> codes(n * cols_);
+  std::vector<float> scales(n * groups());
+  std::vector<std::int8_t> zeros(symmetric_ ? 0 : n * groups());
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t c = 0; c < cols_; ++c) codes[r * cols_ + c] = static_cast<std::int8_t>(code(rows.begin + r, c));
     for (std::size_t g = 0; g < groups(); ++g) {
-      scales[r * groups() + g] = scale(r, g);
-      if (!symmetric_) zeros[r * groups() + g] = static_cast<std::int8_t>(zero(r, g));
+      scales[r * groups() + g] = scale(rows.begin + r, g);
+      if (!symmetric_) zeros[r * groups() + g] = static_cast<std::int8_t>(zero(rows.begin + r, g));
     }
   }
-  return from_codes(rows_, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order);
+  return from_codes(n, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order);
 }
 
 WeightTensor WeightTensor::output_rows(RowSlice rows, const std::string& name) const {
@@ -324,17 +329,7 @@ WeightTensor WeightTensor::output_rows(RowSlice rows, const std::string& name) c
       for (std::size_t c = 0; c < cols_; ++c) std::memcpy(t.mutable_line(c), line(c) + bytes * rows.begin, bytes * n);
     }
   } else {
-    std::vector<std::int8_t> codes(n * cols_);
-    std::vector<float> scales(n * groups());
-    std::vector<std::int8_t> zeros(symmetric_ ? 0 : n * groups());
-    for (std::size_t r = 0; r < n; ++r) {
-      for (std::size_t c = 0; c < cols_; ++c) codes[r * cols_ + c] = static_cast<std::int8_t>(code(rows.begin + r, c));
-      for (std::size_t g = 0; g < groups(); ++g) {
-        scales[r * groups() + g] = scale(rows.begin + r, g);
-        if (!symmetric_) zeros[r * groups() + g] = static_cast<std::int8_t>(zero(rows.begin + r, g));
-      }
-    }
-    t = from_codes(n, cols_, type_, bits_, static_cast<int>(group_), codes, scales, zeros, order_);
+    t = integer_rows(rows, order_);
   }
   t.full_rows_ = full_rows();
   t.row_begin_ = row_begin_ + rows.begin;

@@ -262,6 +262,9 @@ class WeightTensor {
     return order_ == WeightOrder::by_input ? g * rows_ + r : r * groups() + g;
   }
   [[nodiscard]] WeightTensor reordered_whole(WeightOrder order) const;  // reordered(), slice aside
+  // Output rows `rows` of an integer tensor as a new one in `order` (the
+  // codes, scales and zero points copied; reordered_whole and output_rows).
+  [[nodiscard]] WeightTensor integer_rows(RowSlice rows, WeightOrder order) const;
   static WeightTensor allocate(std::size_t rows, std::size_t cols, WeightType type, WeightOrder order);
   std::byte* mutable_line(std::size_t i) { return const_cast<std::byte*>(line(i)); }
   void set_code(std::size_t r, std::size_t c, std::int32_t code);

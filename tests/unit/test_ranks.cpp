@@ -15,19 +15,11 @@
 #include "neurons/gif_population.hpp"
 #include "neurons/saliency.hpp"
 #include "sim/communicator.hpp"
+#include "tests/support/random_matrix.hpp"
 
 using namespace spikesim;
 
-namespace {
-
-MatrixRM random_matrix(long rows, long cols, std::uint64_t seed) {
-  Rng rng(seed);
-  MatrixRM m(rows, cols);
-  for (long i = 0; i < m.size(); ++i) m.data()[i] = static_cast<float>(rng.normal());
-  return m;
-}
-
-}  // namespace
+using test::random_matrix;
 
 TEST_CASE("ranks: every row belongs to exactly one rank, in rank order, in blocks of 64 when there are enough",
           "[ranks]") {

@@ -13,17 +13,13 @@
 #include "network/int_projection.hpp"
 #include "network/weight_kernels.hpp"
 #include "neurons/gif_grid.hpp"
+#include "tests/support/random_matrix.hpp"
 
 using namespace spikesim;
 
 namespace {
 
-MatrixRM random_matrix(long rows, long cols, std::uint64_t seed) {
-  Rng rng(seed);
-  MatrixRM m(rows, cols);
-  for (long i = 0; i < m.size(); ++i) m.data()[i] = static_cast<float>(rng.normal());
-  return m;
-}
+using test::random_matrix;
 
 WeightTensor quantized(const MatrixRM& w, int bits, int group, bool symmetric, WeightOrder order) {
   const QuantizedWeights q = quantize_rtn(w, {bits, group, symmetric});
